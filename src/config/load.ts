@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { SETTINGS, type Env } from './schema.js';
+
+export class ConfigError extends Error {
+  readonly code = 'MT_ERR_CONFIG';
+}
+
+/** The validated settings. Reads only the given env object, never process.env directly. */
+export type Config = Env;
+
+/**
+ * Validates every setting; the first bad one stops start-up with a one-line message naming the
+ * variable, e.g. `MAILTRAIL_HTTP_PORT: must be a port number 1-65535 (got "abc")`.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(SETTINGS)) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const value = raw ?? ('default' in s ? s.default : undefined);
+    const r = (s.schema as z.ZodTypeAny).safeParse(value);
+    if (!r.success) {
+      const shown = (s as { secret?: boolean }).secret ? '' : ` (got ${JSON.stringify(value ?? '')})`;
+      throw new ConfigError(`${name}: ${r.error.issues[0]?.message ?? 'invalid'}${shown}`);
+    }
+    out[name] = r.data;
+  }
+  const unknown = Object.keys(env).filter((k) => k.startsWith('MAILTRAIL_') && !k.startsWith('MAILTRAIL_TEST_') && !(k in SETTINGS));
+  if (unknown.length) throw new ConfigError(`${unknown[0]}: unknown setting (known: see \`mailtrail config docs\`)`);
+  return out as Config;
+}
+
+/** The effective config for display, secrets masked. */
+export function describeConfig(config: Config): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const [name, s] of Object.entries(SETTINGS)) {
+    const v = (config as Record<string, unknown>)[name];
+    if (v === undefined) shown[name] = '(unset)';
+    else if ((s as { secret?: boolean }).secret) shown[name] = maskSecret(name, String(v));
+    else shown[name] = Array.isArray(v) ? v.join(',') : String(v);
+  }
+  return shown;
+}
+
+function maskSecret(name: string, v: string): string {
+  if (/_URL$/.test(name)) return v.replace(/\/\/([^:@/]+)(:[^@/]*)?@/, (_m, u) => `//${u}:****@`);
+  return `**** (${v.length} chars)`;
+}
+
+/** Markdown table of every setting, for the README. */
+export function configDocs(): string {
+  const rows = Object.entries(SETTINGS).map(
+    ([name, s]) => `| \`${name}\` | ${'default' in s ? `\`${s.default}\`` : '—'} | ${s.description} |`,
+  );
+  return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * Every setting mailtrail reads, from the environment only. One entry per variable: its schema,
+ * default and description; the README's configuration table is printed from this
+ * (`mailtrail config docs`).
+ */
+const port = z.coerce.number({ error: 'must be a port number 1-65535' }).int('must be a port number 1-65535').min(1, 'must be a port number 1-65535').max(65535, 'must be a port number 1-65535');
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like 500ms, 30s, 15m, 6h or 7d')
+  .transform(parseDuration);
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const url = z.string().url('must be a URL');
+
+export function parseDuration(v: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(v);
+  if (!m) throw new Error(`bad duration ${v}`);
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * mult;
+}
+
+interface Setting<T extends z.ZodTypeAny> {
+  schema: T;
+  default?: string;
+  secret?: boolean;
+  description: string;
+}
+
+function setting<T extends z.ZodTypeAny>(s: Setting<T>): Setting<T> {
+  return s;
+}
+
+export const SETTINGS = {
+  DATABASE_URL: setting({
+    schema: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    secret: true,
+    description: 'Postgres connection URL. Unset: embedded Postgres (PGlite) in MAILTRAIL_DATA_DIR.',
+  }),
+  MAILTRAIL_DATA_DIR: setting({
+    schema: z.string().min(1),
+    default: './data',
+    description: 'Folder for the embedded database, generated secrets and keys.',
+  }),
+  MAILTRAIL_SECRET: setting({
+    schema: z
+      .string()
+      .superRefine((v, ctx) => {
+        if (v.length < 32) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `is too short (${v.length} chars): use at least 32 random characters, e.g. \`openssl rand -hex 32\``,
+          });
+        }
+      })
+      .optional(),
+    secret: true,
+    description: 'HMAC key for VERP and tracking tokens. Unset in embedded mode: generated once into the data dir. Required with DATABASE_URL.',
+  }),
+  MAILTRAIL_HTTP_HOST: setting({ schema: z.string().min(1), default: '0.0.0.0', description: 'HTTP listen address.' }),
+  MAILTRAIL_HTTP_PORT: setting({ schema: port, default: '8025', description: 'HTTP port: API, tracking, dashboard, metrics.' }),
+  MAILTRAIL_SMTP_HOST: setting({ schema: z.string().min(1), default: '0.0.0.0', description: 'Inbound SMTP listen address.' }),
+  MAILTRAIL_SMTP_PORT: setting({ schema: port, default: '2525', description: 'Inbound SMTP port for bounces and complaints.' }),
+  MAILTRAIL_PUBLIC_URL: setting({
+    schema: url.transform((v) => v.replace(/\/+$/, '')),
+    default: 'http://localhost:8025',
+    description: 'Public base URL of the HTTP role, used in tracking links and List-Unsubscribe.',
+  }),
+  MAILTRAIL_BOUNCE_DOMAIN: setting({
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((d) => d.trim().toLowerCase()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z0-9-]+$/, 'must be a comma list of domain names')).min(1)),
+    default: 'bounces.localhost',
+    description: 'Domain(s) of VERP return paths; the SMTP listener accepts mail only for these (comma list).',
+  }),
+  MAILTRAIL_LOG_LEVEL: setting({
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    default: 'info',
+    description: 'pino log level.',
+  }),
+  MAILTRAIL_SHUTDOWN_TIMEOUT: setting({
+    schema: duration,
+    default: '10s',
+    description: 'How long a graceful shutdown waits for in-flight work.',
+  }),
+  MAILTRAIL_SMTP_RELAY_URL: setting({
+    schema: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+    secret: true,
+    description: 'Outbound relay for sending, e.g. smtp://127.0.0.1:25. Unset: the send worker does not send.',
+  }),
+  MAILTRAIL_DELIVERED_AFTER: setting({
+    schema: duration,
+    default: '15m',
+    description: 'A sent message with no bounce after this long counts as delivered.',
+  }),
+  MAILTRAIL_METRICS: setting({ schema: bool, default: 'true', description: 'Serve Prometheus metrics at /metrics.' }),
+} as const;
+
+type Settings = typeof SETTINGS;
+export type Env = { [K in keyof Settings]: z.output<Settings[K]['schema']> };

@@ -1,0 +1,95 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { bytesToUuid, uuidToBytes, isUuid } from './ids.js';
+
+/**
+ * HMAC-signed tokens that name a message. Each purpose has its own derived key, so a token made
+ * for one use (say, the pixel) can never be replayed as another (the unsubscribe).
+ */
+export type TokenPurpose = 'verp' | 'open' | 'click' | 'unsubscribe';
+
+const MAC_BYTES = 10; // 80 bits: forging needs ~2^80 tries against an online endpoint
+
+function purposeKey(secret: string, purpose: TokenPurpose): Buffer {
+  return createHmac('sha256', secret).update(`mailtrail/token/${purpose}`).digest();
+}
+
+function mac(secret: string, purpose: TokenPurpose, payload: Buffer): Buffer {
+  return createHmac('sha256', purposeKey(secret, purpose)).update(payload).digest().subarray(0, MAC_BYTES);
+}
+
+// RFC 4648 base32 without padding, lower case: VERP local parts pass through MTAs that may
+// change letter case, so the VERP token must survive case folding.
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+export function base32Encode(buf: Buffer): string {
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of buf) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += B32[(value << (5 - bits)) & 31];
+  return out;
+}
+
+export function base32Decode(s: string): Buffer | null {
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const ch of s.toLowerCase()) {
+    const v = B32.indexOf(ch);
+    if (v < 0) return null;
+    value = ((value << 5) | v) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** A token for `messageId`, optionally binding extra bytes (e.g. a click's target URL). */
+export function signToken(secret: string, purpose: TokenPurpose, messageId: string, extra?: Buffer): string {
+  const id = uuidToBytes(messageId);
+  const payload = extra ? Buffer.concat([id, extra]) : id;
+  const body = Buffer.concat([payload, mac(secret, purpose, payload)]);
+  return purpose === 'verp' ? base32Encode(body) : body.toString('base64url');
+}
+
+export interface VerifiedToken {
+  messageId: string;
+  extra: Buffer;
+}
+
+/** Returns the message id (and extra bytes) of a genuine token, or null. Never throws. */
+export function verifyToken(secret: string, purpose: TokenPurpose, token: string): VerifiedToken | null {
+  if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
+  let body: Buffer | null;
+  if (purpose === 'verp') body = base32Decode(token);
+  else body = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url') : null;
+  if (!body || body.length < 16 + MAC_BYTES) return null;
+  const payload = body.subarray(0, body.length - MAC_BYTES);
+  const given = body.subarray(body.length - MAC_BYTES);
+  if (!timingSafeEqual(given, mac(secret, purpose, payload))) return null;
+  const messageId = bytesToUuid(payload.subarray(0, 16));
+  return isUuid(messageId) ? { messageId, extra: payload.subarray(16) } : null;
+}
+
+/** The VERP return path of a message: `b+<token>@<domain>`. */
+export function verpAddress(secret: string, messageId: string, domain: string): string {
+  return `b+${signToken(secret, 'verp', messageId)}@${domain}`;
+}
+
+/** Message id named by a VERP address (any letter case), or null if the address is not ours or forged. */
+export function parseVerpAddress(secret: string, address: string, domains: readonly string[]): string | null {
+  const m = /^b\+([a-z2-7]+)@([^@\s]+)$/i.exec(address.trim());
+  if (!m) return null;
+  if (!domains.some((d) => d.toLowerCase() === m[2].toLowerCase())) return null;
+  return verifyToken(secret, 'verp', m[1])?.messageId ?? null;
+}

@@ -1,0 +1,119 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Table types. JSON columns are written as JSON text and read back parsed. */
+type Json<T = Record<string, unknown>> = ColumnType<T, string, string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  /** Per-tenant event sequence: bumped under the tenant row lock, so it is gapless and in commit order. */
+  event_seq: Generated<number>;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  /** sha256 of the key; the key itself is shown once and never stored. */
+  key_hash: string;
+  prefix: string;
+  label: string | null;
+  created_at: CreatedAt;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export interface MessagesTable {
+  id: string;
+  tenant_id: string;
+  channel: 'email' | 'sms';
+  recipient: string;
+  /** Lower-cased address (or E.164 number) used for lookups and suppressions. */
+  recipient_key: string;
+  recipient_domain: string | null;
+  from_address: string | null;
+  subject: string | null;
+  status: string;
+  stage: number;
+  status_at: NullableTimestamp;
+  /** VERP return path (email) the message was or will be sent with. */
+  envelope_from: string | null;
+  message_id_header: string | null;
+  client_key: string | null;
+  metadata: Json;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  /** What to send: subject/html/text/template, tracking switches. */
+  content: Json;
+  attempts: Generated<number>;
+  next_attempt_at: NullableTimestamp;
+  last_error: string | null;
+  human_opens: Generated<number>;
+  machine_opens: Generated<number>;
+  human_clicks: Generated<number>;
+  machine_clicks: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface EventsTable {
+  id: string;
+  tenant_id: string;
+  message_id: string;
+  tenant_seq: number;
+  type: string;
+  occurred_at: Timestamp;
+  recorded_at: CreatedAt;
+  source: string;
+  data: Json;
+  /** Idempotency key within a message: the same fact recorded twice is stored once. */
+  dedupe_key: string | null;
+  report_id: number | null;
+}
+
+export interface SuppressionsTable {
+  id: Generated<number>;
+  tenant_id: string;
+  address: string;
+  reason: string;
+  source: string;
+  event_id: string | null;
+  note: string | null;
+  created_at: CreatedAt;
+}
+
+export interface RawReportsTable {
+  id: Generated<number>;
+  sha256: string;
+  /** gzip of the raw bytes; null once purged by retention (the sha256 stays). */
+  raw: ColumnType<Buffer | null, Buffer, Buffer | null>;
+  size: number;
+  source: string;
+  envelope: Json;
+  kind: string | null;
+  parse: Json | null;
+  parser_version: string | null;
+  correlated: Generated<boolean>;
+  tenant_id: string | null;
+  received_at: CreatedAt;
+  purged_at: NullableTimestamp;
+}
+
+export interface DB {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  messages: MessagesTable;
+  events: EventsTable;
+  suppressions: SuppressionsTable;
+  raw_reports: RawReportsTable;
+}
+
+export type Tenant = Selectable<TenantsTable>;
+export type Message = Selectable<MessagesTable>;
+export type NewMessage = Insertable<MessagesTable>;
+export type MessageUpdate = Updateable<MessagesTable>;
+export type EventRow = Selectable<EventsTable>;
+export type Suppression = Selectable<SuppressionsTable>;
+export type RawReport = Selectable<RawReportsTable>;

@@ -1,0 +1,48 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { uuidv7 } from '../core/ids.js';
+import type { App } from '../app.js';
+
+/**
+ * The HTTP role without listening: tests use `inject`, `serve` calls `listen`. Every response
+ * carries the request id that is also on its log lines.
+ */
+export async function buildHttp(app: App): Promise<FastifyInstance> {
+  const http = Fastify({
+    loggerInstance: app.log.child({ role: 'http' }) as FastifyBaseLogger,
+    // Per-request lines would cost more than the tracking endpoints themselves; errors still log.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => uuidv7(),
+    bodyLimit: 1024 * 1024,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+  });
+  http.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  http.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+  http.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err, code: err.code ?? 'MT_ERR_HTTP' }, 'request failed');
+    void reply.code(status).send({
+      error: status >= 500 ? 'internal_error' : (err.code ?? 'bad_request'),
+      message: status >= 500 ? 'internal error' : err.message,
+      request_id: req.id,
+    });
+  });
+
+  http.get('/healthz', async () => ({ ok: true }));
+  http.get('/readyz', async (_req, reply) => {
+    const ok = await app.database.ping();
+    return reply.code(ok ? 200 : 503).send({ ok, database: ok ? 'up' : 'down' });
+  });
+  if (app.config.MAILTRAIL_METRICS) {
+    http.get('/metrics', async (_req, reply) => {
+      return reply.type(app.metrics.contentType).send(await app.metrics.metrics());
+    });
+  }
+  return http;
+}

@@ -1,0 +1,41 @@
+import type { App } from '../app.js';
+import { buildHttp } from './http.js';
+import { startWorker } from './worker.js';
+
+export const ROLES = ['http', 'smtp', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Running {
+  /** Addresses actually bound, e.g. for port 0 in tests. */
+  http?: { port: number };
+  smtp?: { port: number };
+  stop(): Promise<void>;
+}
+
+/** Starts the given roles (all by default) on one app. `stop` shuts them down in reverse order. */
+export async function serve(app: App, roles: readonly Role[] = ROLES): Promise<Running> {
+  const stops: Array<() => Promise<void>> = [];
+  const running: Running = {
+    async stop() {
+      for (const s of stops.reverse()) await s();
+    },
+  };
+  try {
+    if (roles.includes('worker')) {
+      const worker = startWorker(app);
+      stops.push(() => worker.stop());
+    }
+    if (roles.includes('http')) {
+      const http = await buildHttp(app);
+      await http.listen({ host: app.config.MAILTRAIL_HTTP_HOST, port: app.config.MAILTRAIL_HTTP_PORT });
+      const addr = http.server.address();
+      running.http = { port: typeof addr === 'object' && addr ? addr.port : app.config.MAILTRAIL_HTTP_PORT };
+      stops.push(() => http.close());
+      app.log.info({ role: 'http', port: running.http.port }, 'http listening');
+    }
+  } catch (err) {
+    await running.stop();
+    throw err;
+  }
+  return running;
+}

@@ -1,0 +1,66 @@
+import type { App } from '../app.js';
+import { ensureEventPartitions } from '../db/partitions.js';
+
+/** A periodic job of the worker role. `run` returns how much it did (0 = idle). */
+export interface Job {
+  name: string;
+  intervalMs: number;
+  run(app: App, signal: AbortSignal): Promise<number>;
+}
+
+const partitions: Job = {
+  name: 'event-partitions',
+  intervalMs: 6 * 3_600_000,
+  run: async (app) => {
+    await ensureEventPartitions(app.database.db, app.clock.now());
+    return 0;
+  },
+};
+
+/** Every job the worker runs; each role of each node may run them all (they take work with SKIP LOCKED). */
+export function workerJobs(): Job[] {
+  return [partitions];
+}
+
+export interface Worker {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs each job in its own loop: again at once while it finds work, else after its interval.
+ * `stop` lets the current iterations finish.
+ */
+export function startWorker(app: App, jobs: Job[] = workerJobs()): Worker {
+  const controller = new AbortController();
+  const log = app.log.child({ role: 'worker' });
+  const loops = jobs.map(async (job) => {
+    while (!controller.signal.aborted) {
+      let did = 0;
+      try {
+        did = await job.run(app, controller.signal);
+      } catch (err) {
+        log.error({ err, job: job.name, code: 'MT_ERR_JOB' }, 'job failed; retrying after its interval');
+      }
+      if (did === 0) await sleep(job.intervalMs, controller.signal);
+    }
+  });
+  return {
+    async stop() {
+      controller.abort();
+      await Promise.all(loops);
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
