@@ -5,7 +5,10 @@ import { bytesToUuid, uuidToBytes, isUuid } from './ids.js';
  * HMAC-signed tokens that name a message. Each purpose has its own derived key, so a token made
  * for one use (say, the pixel) can never be replayed as another (the unsubscribe).
  */
-export type TokenPurpose = 'verp' | 'open' | 'click' | 'unsubscribe';
+export type TokenPurpose = 'verp' | 'open' | 'click' | 'unsubscribe' | 'unsubscribe-mailto';
+
+// Tokens that travel in an email local part pass through MTAs that may change letter case.
+const CASE_FOLDED: ReadonlySet<TokenPurpose> = new Set(['verp', 'unsubscribe-mailto']);
 
 const MAC_BYTES = 10; // 80 bits: forging needs ~2^80 tries against an online endpoint
 
@@ -17,8 +20,7 @@ function mac(secret: string, purpose: TokenPurpose, payload: Buffer): Buffer {
   return createHmac('sha256', purposeKey(secret, purpose)).update(payload).digest().subarray(0, MAC_BYTES);
 }
 
-// RFC 4648 base32 without padding, lower case: VERP local parts pass through MTAs that may
-// change letter case, so the VERP token must survive case folding.
+// RFC 4648 base32 without padding, lower case: survives case folding of email local parts.
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 export function base32Encode(buf: Buffer): string {
@@ -59,7 +61,7 @@ export function signToken(secret: string, purpose: TokenPurpose, messageId: stri
   const id = uuidToBytes(messageId);
   const payload = extra ? Buffer.concat([id, extra]) : id;
   const body = Buffer.concat([payload, mac(secret, purpose, payload)]);
-  return purpose === 'verp' ? base32Encode(body) : body.toString('base64url');
+  return CASE_FOLDED.has(purpose) ? base32Encode(body) : body.toString('base64url');
 }
 
 export interface VerifiedToken {
@@ -71,7 +73,7 @@ export interface VerifiedToken {
 export function verifyToken(secret: string, purpose: TokenPurpose, token: string): VerifiedToken | null {
   if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
   let body: Buffer | null;
-  if (purpose === 'verp') body = base32Decode(token);
+  if (CASE_FOLDED.has(purpose)) body = base32Decode(token);
   else body = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url') : null;
   if (!body || body.length < 16 + MAC_BYTES) return null;
   const payload = body.subarray(0, body.length - MAC_BYTES);
@@ -88,8 +90,31 @@ export function verpAddress(secret: string, messageId: string, domain: string): 
 
 /** Message id named by a VERP address (any letter case), or null if the address is not ours or forged. */
 export function parseVerpAddress(secret: string, address: string, domains: readonly string[]): string | null {
-  const m = /^b\+([a-z2-7]+)@([^@\s]+)$/i.exec(address.trim());
-  if (!m) return null;
-  if (!domains.some((d) => d.toLowerCase() === m[2].toLowerCase())) return null;
-  return verifyToken(secret, 'verp', m[1])?.messageId ?? null;
+  return parseTokenAddress(secret, 'b', 'verp', address, domains);
+}
+
+/**
+ * The mailto List-Unsubscribe address of a message: `u+<token>@<domain>`, mail to it unsubscribes
+ * the recipient (src/ingest).
+ */
+export function unsubscribeMailto(secret: string, messageId: string, domain: string): string {
+  return `u+${signToken(secret, 'unsubscribe-mailto', messageId)}@${domain}`;
+}
+
+/** Message id named by a mailto-unsubscribe address (any letter case), or null if not ours or forged. */
+export function parseUnsubscribeMailto(secret: string, address: string, domains: readonly string[]): string | null {
+  return parseTokenAddress(secret, 'u', 'unsubscribe-mailto', address, domains);
+}
+
+function parseTokenAddress(
+  secret: string,
+  prefix: string,
+  purpose: TokenPurpose,
+  address: string,
+  domains: readonly string[],
+): string | null {
+  const m = /^([a-z])\+([a-z2-7]+)@([^@\s]+)$/i.exec(address.trim());
+  if (!m || m[1].toLowerCase() !== prefix) return null;
+  if (!domains.some((d) => d.toLowerCase() === m[3].toLowerCase())) return null;
+  return verifyToken(secret, purpose, m[2])?.messageId ?? null;
 }
