@@ -61,6 +61,60 @@ export const SETTINGS = {
   MAILTRAIL_HTTP_PORT: setting({ schema: port, default: '8025', description: 'HTTP port: API, tracking, dashboard, metrics.' }),
   MAILTRAIL_SMTP_HOST: setting({ schema: z.string().min(1), default: '0.0.0.0', description: 'Inbound SMTP listen address.' }),
   MAILTRAIL_SMTP_PORT: setting({ schema: port, default: '2525', description: 'Inbound SMTP port for bounces and complaints.' }),
+  MAILTRAIL_SMTP_MAX_SIZE: setting({
+    schema: z.coerce.number().int().min(1024, 'must be at least 1024 bytes'),
+    default: '10485760',
+    description: 'Largest inbound message in bytes (advertised with SIZE; bigger mail gets 552 5.3.4).',
+  }),
+  MAILTRAIL_SMTP_MAX_RECIPIENTS: setting({
+    schema: z.coerce.number().int().min(1, 'must be at least 1'),
+    default: '50',
+    description: 'Recipients per inbound message; more get 452 4.5.3.',
+  }),
+  MAILTRAIL_SMTP_MAX_CLIENTS: setting({
+    schema: z.coerce.number().int().min(1, 'must be at least 1'),
+    default: '200',
+    description: 'Concurrent inbound SMTP connections; more get 421.',
+  }),
+  MAILTRAIL_SMTP_RATE_PER_MINUTE: setting({
+    schema: z.coerce.number().int().min(0, 'must be 0 (no limit) or more'),
+    default: '600',
+    description: 'New SMTP connections per client IP per minute (0: no limit); more get 421.',
+  }),
+  MAILTRAIL_SMTP_IDLE_TIMEOUT: setting({
+    schema: duration,
+    default: '60s',
+    description: 'An SMTP client silent this long while we wait for it is disconnected (421).',
+  }),
+  MAILTRAIL_SMTP_DATA_TIMEOUT: setting({
+    schema: duration,
+    default: '5m',
+    description: 'Longest time one DATA transfer may take, however slowly it trickles (then 421).',
+  }),
+  MAILTRAIL_SMTP_TLS_CERT: setting({
+    schema: z.string().min(1).optional(),
+    description: 'PEM certificate file for STARTTLS. Unset: a self-signed one is generated into the data dir.',
+  }),
+  MAILTRAIL_SMTP_TLS_KEY: setting({
+    schema: z.string().min(1).optional(),
+    description: 'PEM private key file matching MAILTRAIL_SMTP_TLS_CERT.',
+  }),
+  MAILTRAIL_SMTP_PROXY_PROTOCOL: setting({
+    schema: bool,
+    default: 'false',
+    description: 'Expect a PROXY protocol v1 header on every SMTP connection (behind a TCP load balancer).',
+  }),
+  MAILTRAIL_SOFT_BOUNCE_LIMIT: setting({
+    schema: z
+      .string()
+      .regex(/^([2-9]|[1-9]\d+)\/\d+(ms|s|m|h|d)$/, 'must be COUNT/WINDOW with COUNT >= 2 (one soft bounce never suppresses), e.g. 3/7d')
+      .transform((v) => {
+        const [count, window] = v.split('/');
+        return { count: Number(count), windowMs: parseDuration(window) };
+      }),
+    default: '3/7d',
+    description: 'Soft bounces of one address (distinct messages) within the window that suppress it.',
+  }),
   MAILTRAIL_PUBLIC_URL: setting({
     schema: url.transform((v) => v.replace(/\/+$/, '')),
     default: 'http://localhost:8025',
