@@ -149,6 +149,33 @@ export const SETTINGS = {
     description: 'A sent message with no bounce after this long counts as delivered.',
   }),
   MAILTRAIL_METRICS: setting({ schema: bool, default: 'true', description: 'Serve Prometheus metrics at /metrics.' }),
+  MAILTRAIL_WEBHOOK_TIMEOUT: setting({
+    schema: duration,
+    default: '10s',
+    description: 'How long a webhook endpoint has to answer one delivery before it counts as failed.',
+  }),
+  MAILTRAIL_WEBHOOK_RETRY_SCHEDULE: setting({
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((d) => d.trim()))
+      .pipe(z.array(duration).min(1, 'must be a comma list of durations, e.g. 5s,1m,1h')),
+    default: '5s,1m,5m,30m,1h,2h,4h,8h,12h,12h,12h,12h,12h',
+    description: 'Waits between webhook retries (comma list); after the last one the delivery is dead-lettered. The default retries for 75 h.',
+  }),
+  MAILTRAIL_WEBHOOK_DISABLE_AFTER: setting({
+    schema: z.coerce.number().int().min(1, 'must be a positive integer'),
+    default: '50',
+    description: 'Consecutive failed deliveries after which an endpoint is disabled (once it has also failed for MAILTRAIL_WEBHOOK_DISABLE_GRACE).',
+  }),
+  MAILTRAIL_WEBHOOK_DISABLE_GRACE: setting({
+    schema: duration,
+    default: '24h',
+    description: 'How long an endpoint must have been failing without a success before it can be disabled.',
+  }),
+  MAILTRAIL_REPORTS_TENANT: setting({
+    schema: z.string().min(1).optional(),
+    description: 'Tenant (name) whose API keys also see inbound reports that matched no tenant at all. Unset: nobody sees them through the API.',
+  }),
 } as const;
 
 type Settings = typeof SETTINGS;

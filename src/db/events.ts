@@ -3,6 +3,7 @@ import { uuidv7 } from '../core/ids.js';
 import { deriveStatus, type DerivedStatus } from '../core/status.js';
 import type { EventSource, EventType } from '../core/events.js';
 import type { DB, EventRow } from './types.js';
+import { enqueueWebhooks } from '../webhooks/outbox.js';
 
 export interface NewEvent {
   type: EventType;
@@ -67,6 +68,7 @@ export async function appendEvents(
       report_id: e.reportId ?? null,
     }));
     inserted.push(...(await trx.insertInto('events').values(rows).returningAll().execute()));
+    await enqueueWebhooks(trx, msg.tenant_id, messageId, inserted);
   }
 
   const all = await trx

@@ -101,6 +101,63 @@ export interface RawReportsTable {
   purged_at: NullableTimestamp;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  tenant_id: string;
+  url: string;
+  description: string | null;
+  /** Subscribed event types; empty = all. */
+  event_types: ColumnType<string[], string[] | undefined, string[]>;
+  /** Standard Webhooks secret `whsec_<base64>`; needed in clear to sign. */
+  secret: string;
+  /** The secret before the last rotation, still signed with until it expires. */
+  previous_secret: string | null;
+  previous_secret_expires_at: NullableTimestamp;
+  consecutive_failures: Generated<number>;
+  failing_since: NullableTimestamp;
+  disabled_at: NullableTimestamp;
+  disabled_reason: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+/** One event to deliver to one endpoint, written in the same transaction as the event. */
+export interface WebhookOutboxTable {
+  id: Generated<number>;
+  endpoint_id: string;
+  tenant_id: string;
+  event_id: string;
+  message_id: string;
+  /** 1-based position of the event in its message's timeline (receivers dedupe/order by it). */
+  message_seq: number;
+  tenant_seq: number;
+  event_type: string;
+  /** The exact JSON body sent on every attempt. */
+  payload: string;
+  state: ColumnType<'pending' | 'delivered' | 'dead', 'pending' | 'delivered' | 'dead' | undefined, 'pending' | 'delivered' | 'dead'>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_attempt_at: NullableTimestamp;
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: NullableTimestamp;
+  dead_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+/** Polling state of one IMAP mailbox (src/imap). */
+export interface ImapMailboxesTable {
+  /** `user@host:port/folder`, never the password. */
+  mailbox: string;
+  uidvalidity: number | null;
+  last_uid: ColumnType<number, number | undefined, number>;
+  /** The poller holding the mailbox until lease_until. */
+  owner: string | null;
+  lease_until: NullableTimestamp;
+  last_poll_at: NullableTimestamp;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface DB {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -108,6 +165,9 @@ export interface DB {
   events: EventsTable;
   suppressions: SuppressionsTable;
   raw_reports: RawReportsTable;
+  imap_mailboxes: ImapMailboxesTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_outbox: WebhookOutboxTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
@@ -117,3 +177,5 @@ export type MessageUpdate = Updateable<MessagesTable>;
 export type EventRow = Selectable<EventsTable>;
 export type Suppression = Selectable<SuppressionsTable>;
 export type RawReport = Selectable<RawReportsTable>;
+export type WebhookEndpoint = Selectable<WebhookEndpointsTable>;
+export type WebhookDelivery = Selectable<WebhookOutboxTable>;
