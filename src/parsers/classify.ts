@@ -1,0 +1,123 @@
+import type { BounceClass, Evidence, Reason } from './report.js';
+import { matchRule } from './rules/index.js';
+import { findReplyCode, findStatus, reasonFromStatus } from './status-code.js';
+
+/** What a layout found out about one failed recipient, before classification. */
+export interface Finding {
+  recipient: string | null;
+  action: string;
+  /** Status: field of a DSN, '' when the layout has none. */
+  status: string;
+  replycode: string;
+  diagnostic: string;
+  /** Diagnostic-Code type: smtp, x-unix, x-postfix... lower-case, '' when unknown. */
+  diagnosticType: string;
+  remoteMta: string;
+  /** SMTP command the failure answered: MAIL, RCPT, DATA, CONN, HELO, or ''. */
+  command: string;
+  /** A reason the layout itself knows for sure (vendor codes, ARF, auto-reply). */
+  reason?: Reason;
+  feedbackType?: string;
+  evidence: Evidence[];
+}
+
+export interface Classified {
+  reason: Reason;
+  status: string;
+  replycode: string;
+  bounceClass: BounceClass;
+  evidence: Evidence[];
+}
+
+/** Diagnostics are capped before regexes run on them: real ones are a few hundred bytes. */
+const MAX_DIAGNOSTIC = 4096;
+
+/** Status codes precise enough that a phrase should not override them. */
+const DECISIVE_STATUS = new Set<Reason>([
+  'mailboxfull', 'exceedlimit', 'mesgtoobig', 'hasmoved', 'notaccept', 'suspend', 'authfailure', 'requireptr', 'systemfull',
+]);
+
+/** Picks the reason for one finding: layout reason, then phrases, then status code, then context. */
+export function classify(f: Finding): Classified {
+  const diag = f.diagnostic.length > MAX_DIAGNOSTIC ? f.diagnostic.slice(0, MAX_DIAGNOSTIC) : f.diagnostic;
+  const evidence = [...f.evidence];
+  const status = f.reason === 'feedback' || f.reason === 'vacation' ? '' : effectiveStatus(f.status, diag, f.replycode, f.action);
+  const replycode = f.replycode || findReplyCode(diag);
+  const reason = pickReason(f, diag, status, evidence);
+  return { reason, status, replycode, bounceClass: bounceClassOf(reason, status), evidence };
+}
+
+function pickReason(f: Finding, diag: string, status: string, evidence: Evidence[]): Reason {
+  if (f.reason) return f.reason;
+  if (status.startsWith('2.')) {
+    evidence.push({ rule: 'status:success', matched: status });
+    return 'delivered';
+  }
+  const byStatus = reasonFromStatus(status);
+  if (byStatus && DECISIVE_STATUS.has(byStatus)) {
+    evidence.push({ rule: `status:${byStatus}`, matched: status });
+    return byStatus;
+  }
+  const hit = diag ? matchRule(diag) : null;
+  if (hit) {
+    evidence.push({ rule: `phrase:${hit.rule.reason}`, matched: hit.matched });
+    return hit.rule.reason;
+  }
+  if (byStatus) {
+    evidence.push({ rule: `status:${byStatus}`, matched: status });
+    return byStatus;
+  }
+  const fallback = contextReason(f, status);
+  if (fallback) {
+    evidence.push({ rule: `context:${fallback}`, matched: f.command || f.diagnosticType || f.action || status });
+    return fallback;
+  }
+  if (diag.trim()) {
+    evidence.push({ rule: 'onhold', matched: diag.slice(0, 200) });
+    return 'onhold';
+  }
+  return 'undefined';
+}
+
+/** Reasons read from where the failure happened when neither code nor text names one. */
+function contextReason(f: Finding, status: string): Reason | '' {
+  const cls = status.slice(0, 4);
+  if (cls === '5.6.' || cls === '4.6.') return 'contenterror';
+  if (f.diagnosticType === 'x-unix') return 'mailererror';
+  if (cls === '5.7.' || cls === '4.7.') return 'securityerror';
+  if (f.command === 'MAIL') return 'rejected';
+  if (f.command === 'HELO' || f.command === 'CONN') return 'blocked';
+  if (f.action === 'delayed') return 'expired';
+  return '';
+}
+
+/** The Status to report: the Status field unless the diagnostic names a more precise one. */
+function effectiveStatus(field: string, diag: string, replycode: string, action: string): string {
+  const inDiag = findStatus(diag);
+  const clean = /^[245]\.\d{1,3}\.\d{1,3}$/.test(field) ? field : '';
+  if (clean && !(clean.endsWith('.0.0') && inDiag && inDiag[0] === clean[0])) return clean;
+  if (inDiag) return inDiag;
+  const code = replycode || findReplyCode(diag);
+  if (code) return `${code[0]}.0.0`;
+  return action === 'delayed' ? '4.0.0' : '5.0.0';
+}
+
+/** hard only for reasons that say the address itself is dead; never for policy blocks. */
+export function bounceClassOf(reason: Reason, status: string): BounceClass {
+  switch (reason) {
+    case 'userunknown':
+    case 'hostunknown':
+    case 'hasmoved':
+      return 'hard';
+    case 'notaccept':
+      return status.startsWith('4') ? 'soft' : 'hard';
+    case 'feedback':
+    case 'vacation':
+    case 'delivered':
+    case 'onhold':
+    case 'undefined':
+      return 'undetermined';
+    default:
+      return 'soft';
+  }
+}

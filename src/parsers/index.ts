@@ -1,0 +1,149 @@
+import { allAddresses, firstAddress } from './address.js';
+import { parseFeedback } from './arf.js';
+import { parseAutoReply } from './autoreply.js';
+import { classify } from './classify.js';
+import type { Finding } from './classify.js';
+import { looksLikeDeliveryStatus, parseDeliveryStatus } from './dsn.js';
+import type { DsnMessageFields } from './dsn.js';
+import { buildView } from './message-view.js';
+import type { MessageView } from './message-view.js';
+import { first, headerText } from './mime.js';
+import { parseSesNotification } from './mta/amazon-ses.js';
+import { extractOriginal, originalTo } from './original.js';
+import type { Report, ReportKind, ReportRecipient } from './report.js';
+import { findingFromBlock, looseAddresses, scanTextBounce } from './text-bounce.js';
+
+export type { Report } from './report.js';
+
+/** Signs in From/Subject that a message is a delivery failure notice. */
+const BOUNCE_FROM = /mailer-daemon|postmaster|mail ?delivery|mail-?daemon|nobody@|bounce|returned|delivery ?(?:status|system)|post office/i;
+const BOUNCE_SUBJECT = /undeliver|undelivered|returned mail|return(?:ing)? (?:message|mail)|failure notice|failed delivery|delivery (?:status )?notification|delivery (?:has )?fail|mail delivery|could not be delivered|non[- ]?delivery|not delivered|delivery problem|delivery failure|rejected|delivery report|warning: could not|unzustellbar|non remis|no entregado|不達|エラー|配信|送信できません|не доставлено|delayed mail|delivery delayed|mail system error|nondeliverable|message status|error/i;
+const BOUNCE_TEXT = /could not be delivered|was not delivered|wasn't delivered|undeliverable|delivery (?:has |to the following recipients? )?failed|failed permanently|permanent (?:error|failure)|did not reach|unable to deliver|not be delivered|delivery to the following|message that you sent|were not able to deliver|failed to deliver|couldn't be delivered|delivery (?:has been )?delayed|was rejected|has been blocked|mail system at|returned to sender|rejected your message|送信できませんでした|не может быть доставлено/i;
+
+/**
+ * Turns the raw bytes of one inbound message into a Report. Pure and total: it never throws,
+ * and a message it cannot read comes back as kind "unknown" with `error` set.
+ * e.g. parse(readFileSync('bounce.eml')).recipients[0].reason === 'userunknown'
+ */
+export function parse(raw: Buffer | Uint8Array | string): Report {
+  try {
+    return parseView(buildView(raw));
+  } catch (err) {
+    return emptyReport('unknown', 'none', `parser failure: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function parseView(view: MessageView): Report {
+  const h = view.root.headers;
+  const head = { subject: headerText(h, 'subject'), from: headerText(h, 'from'), message_id: first(h, 'message-id').replace(/^<|>$/g, '') };
+  const noDsn: DsnMessageFields = { reportingMta: '', originalEnvelopeId: '', envelopeFrom: '' };
+
+  const ses = view.text.indexOf('notificationType') !== -1 ? parseSesNotification(view.text) : null;
+  if (ses && ses.findings.length) {
+    const original = { ...extractOriginal(view, noDsn), ...ses.original };
+    return build(head, 'amazonses', ses.findings, original);
+  }
+
+  const feedback = parseFeedback(view);
+  if (feedback) return build(head, 'arf', feedback, extractOriginal(view, noDsn));
+
+  const dsnBodies = view.dsn.length ? view.dsn : looksLikeDeliveryStatus(view.text) ? [view.text] : [];
+  if (dsnBodies.length) {
+    const findings: Finding[] = [];
+    let fields = noDsn;
+    for (const body of dsnBodies) {
+      const parsed = parseDeliveryStatus(body);
+      if (fields === noDsn) fields = parsed.message;
+      findings.push(...parsed.findings);
+    }
+    if (findings.length) {
+      fillFromText(findings, view, exclusions(view));
+      return build(head, 'rfc3464', findings, extractOriginal(view, fields));
+    }
+  }
+
+  const bounceLike = looksLikeBounce(view);
+  if (!bounceLike) {
+    const auto = parseAutoReply(view);
+    if (auto) return build(head, 'rfc3834', auto, extractOriginal(view, noDsn));
+    return { ...emptyReport('not-bounce', 'none'), ...head, original: extractOriginal(view, noDsn) };
+  }
+
+  const exclude = exclusions(view);
+  let findings = scanTextBounce(view.text, exclude);
+  if (!findings.length) {
+    const fallback = looseAddresses(view.text, exclude)[0] || originalTo(view);
+    if (fallback) findings = [findingFromBlock(fallback, view.text.slice(0, 4096), '', { rule: 'text:fallback-recipient', matched: fallback })];
+  }
+  if (!findings.length) {
+    return { ...emptyReport('unknown', 'text', 'looks like a bounce but names no recipient'), ...head, original: extractOriginal(view, noDsn) };
+  }
+  return build(head, 'text', findings, extractOriginal(view, noDsn));
+}
+
+/** DSN recipients without a Diagnostic-Code borrow the human-readable text written for them. */
+function fillFromText(findings: Finding[], view: MessageView, exclude: Set<string>): void {
+  if (findings.every((f) => f.diagnostic)) return;
+  const byAddress = new Map(scanTextBounce(view.text, exclude).map((f) => [String(f.recipient).toLowerCase(), f]));
+  for (const f of findings) {
+    if (f.diagnostic) continue;
+    const t = byAddress.get(String(f.recipient).toLowerCase());
+    if (t) {
+      f.diagnostic = t.diagnostic;
+      f.command ||= t.command;
+      f.evidence.push({ rule: 'text:diagnostic', matched: t.diagnostic.slice(0, 200) });
+    }
+  }
+}
+
+function looksLikeBounce(view: MessageView): boolean {
+  const h = view.root.headers;
+  return BOUNCE_FROM.test(first(h, 'from')) || BOUNCE_SUBJECT.test(headerText(h, 'subject')) || BOUNCE_TEXT.test(view.text.slice(0, 20000));
+}
+
+/** The report's own sender and receiver, and the original's sender: never failed recipients. */
+function exclusions(view: MessageView): Set<string> {
+  const h = view.root.headers;
+  const out = new Set<string>();
+  for (const name of ['to', 'from', 'reply-to', 'delivered-to', 'x-original-to']) {
+    for (const v of h.get(name) ?? []) for (const a of allAddresses(v)) out.add(a.toLowerCase());
+  }
+  if (view.original) {
+    const from = firstAddress(first(view.original, 'from'));
+    if (from) out.add(from.toLowerCase());
+    const rp = firstAddress(first(view.original, 'return-path'));
+    if (rp) out.add(rp.toLowerCase());
+  }
+  return out;
+}
+
+function build(head: Pick<Report, 'subject' | 'from' | 'message_id'>, agent: string, findings: Finding[], original: Report['original']): Report {
+  const recipients: ReportRecipient[] = findings.map((f) => {
+    const c = classify(f);
+    return {
+      recipient: f.recipient,
+      action: f.action || (c.reason === 'delivered' ? 'delivered' : ''),
+      status: c.status,
+      replycode: c.replycode,
+      diagnostic: f.diagnostic.slice(0, 4096),
+      remote_mta: f.remoteMta,
+      reason: c.reason,
+      bounce_class: c.bounceClass,
+      feedback_type: f.feedbackType ?? '',
+      evidence: c.evidence,
+    };
+  });
+  return { kind: kindOf(recipients), agent, ...head, recipients, original };
+}
+
+function kindOf(recipients: ReportRecipient[]): ReportKind {
+  if (recipients.some((r) => r.reason === 'feedback')) return 'feedback-report';
+  if (recipients.some((r) => r.reason === 'vacation')) return 'auto-reply';
+  if (recipients.length && recipients.every((r) => r.reason === 'delivered')) return 'delivery-success-dsn';
+  return 'bounce';
+}
+
+function emptyReport(kind: ReportKind, agent: string, error?: string): Report {
+  const original = { message_id: '', mailtrail_id: '', envelope_from: '', original_envelope_id: '', from: '', to: '', subject: '', date: '' };
+  return { kind, agent, ...(error ? { error } : {}), subject: '', from: '', message_id: '', recipients: [], original };
+}

@@ -1,0 +1,120 @@
+import { first, parseEntity, parseHeaders, partText, toBinaryString, transferDecoded, walk } from './mime.js';
+import type { MimePart } from './mime.js';
+
+/** The pieces of one inbound message that the layouts look at, decoded once. */
+export interface MessageView {
+  root: MimePart;
+  /** Human-readable notification text (not the returned message), decoded, LF line ends. */
+  text: string;
+  /** Bodies of message/delivery-status and message/global-delivery-status parts. */
+  dsn: string[];
+  /** Body of the message/feedback-report part, if any. */
+  feedback: string;
+  /** Headers of the returned original message, when it came back. */
+  original: Map<string, string[]> | null;
+  /** The returned original's raw header block, for layouts that search it. */
+  originalBlock: string;
+}
+
+/** Lines that start the returned copy of the original message in text-only bounces. */
+const ORIGINAL_MARKERS: RegExp[] = [
+  /^-{2,} ?(?:This is a copy of|Original message|Below this line is a copy|The (?:original|header of the original) message|Original mail|Undelivered message|Message header follows|Returned message|Unsent message)/im,
+  /^ *-{3,} ?(?:original message|headers of your message|end of (?:report|message)|message header|.* message follows)/im,
+  /^(?:Message headers follow|Original message headers:|The original message was|Your message reads \(in part\)|\s*Original message follows|\s*Unsent Message below:|Below is a copy of the original message:|\s*-+Message Header-+)/im,
+  /^(?:Content-Type: (?:message\/rfc822|text\/rfc822-headers))/im,
+  /^-+ ?(?:The )?(?:Original|Returned|Message) ?(?:headers|Message|mail|content)? (?:follows?|below)/im,
+];
+
+/** Headers that show a line block is a mail header rather than prose. */
+const HEADER_HINT = /^(?:Received|Return-Path|Message-Id|From|To|Subject|Date|X-Mailtrail-Id|MIME-Version|Content-Type|DKIM-Signature|Delivered-To|X-[\w-]+):/im;
+
+/** Decodes the message and picks out text, report parts and the returned original. */
+export function buildView(raw: Buffer | Uint8Array | string): MessageView {
+  const root = parseEntity(toBinaryString(raw));
+  const texts: string[] = [];
+  const dsn: string[] = [];
+  let feedback = '';
+  // Held in an object because the visitor closure assigns them (TS cannot track that).
+  const found: { original: MimePart | null; headers: string | null } = { original: null, headers: null };
+
+  const visit = (p: MimePart, inOriginal: boolean): void => {
+    const t = p.type;
+    if (t === 'message/rfc822' || t === 'message/global' || t === 'message/partial') {
+      if (!found.original && !inOriginal && p.parts[0]) found.original = p.parts[0];
+      return;
+    }
+    if (t === 'text/rfc822-headers' || t === 'message/rfc822-headers' || t === 'text/rfc822-header') {
+      if (!inOriginal && found.headers === null) found.headers = transferDecoded(p);
+      return;
+    }
+    if (t === 'message/delivery-status' || t === 'message/global-delivery-status') {
+      dsn.push(partText(p));
+      return;
+    }
+    if (t === 'message/feedback-report') {
+      feedback = partText(p);
+      return;
+    }
+    if (p.parts.length) {
+      for (const c of p.parts) visit(c, inOriginal);
+      return;
+    }
+    if (inOriginal) return;
+    if (t === 'text/plain' || t === 'text/html' || t === 'text/enriched' || (p === root && t.startsWith('text/'))) {
+      if (first(p.headers, 'content-disposition').toLowerCase().startsWith('attachment') && t !== 'text/plain') return;
+      const s = partText(p);
+      texts.push(t === 'text/html' ? htmlToText(s) : s);
+    } else if (p === root || t === 'application/octet-stream' && !p.params.get('name')) {
+      texts.push(partText(p));
+    }
+  };
+  visit(root, false);
+
+  let text = texts.join('\n');
+  let originalBlock = '';
+  let originalMap: Map<string, string[]> | null = null;
+  if (found.original) {
+    originalMap = found.original.headers;
+  } else if (found.headers !== null) {
+    originalBlock = found.headers;
+    originalMap = parseHeaders(found.headers.split('\n\n', 1)[0]);
+  }
+  // Text-only bounces carry the original inline after a marker line.
+  const cut = findOriginalMarker(text);
+  if (cut !== -1) {
+    const rest = text.slice(cut);
+    text = text.slice(0, cut);
+    if (!originalMap) {
+      const at = rest.search(HEADER_HINT);
+      if (at !== -1) {
+        originalBlock = rest.slice(at);
+        const end = originalBlock.indexOf('\n\n');
+        originalMap = parseHeaders(end === -1 ? originalBlock : originalBlock.slice(0, end));
+      }
+    }
+  }
+  return { root, text, dsn, feedback, original: originalMap, originalBlock };
+}
+
+function findOriginalMarker(text: string): number {
+  let best = -1;
+  for (const re of ORIGINAL_MARKERS) {
+    const i = text.search(re);
+    if (i !== -1 && (best === -1 || i < best)) best = i;
+  }
+  return best;
+}
+
+/** Crude but linear HTML → text: enough for provider bounces sent as HTML only. */
+export function htmlToText(html: string): string {
+  return html
+    .replace(/<(?:style|script)[^>]*>[^<]*<\/(?:style|script)>/gi, '')
+    .replace(/<br\s*\/?>|<\/(?:p|div|tr|li|h\d)>/gi, '\n')
+    .replace(/<[^>]{0,2000}>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
+}

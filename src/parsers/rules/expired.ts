@@ -1,0 +1,7 @@
+import type { Rule } from './rule.js';
+
+/** Delivery was retried until the queue lifetime ran out. */
+export const expiredRules: Rule[] = [
+  { reason: 'expired', pattern: /\bretry (?:timeout|time) (?:exceeded|expired)|\bdelivery (?:time|period) expired|\bmessage (?:has )?expired|\bexpired\b.{0,30}(?:queue|deliver)|\bcould not (?:be )?deliver(?:ed)? for (?:the last )?\d+ (?:seconds|hours|days)|\bgiving up\b|\bgave up\b|\bhas not been delivered for|\bhave been failing for a long time|\btoo long in (?:the )?queue|\bqueue (?:time|lifetime|timeout) (?:exceeded|expired)|\bunable to deliver in \d+ minutes|\bmaximum (?:delivery )?time/i, example: 'all hosts have been failing for a long time and were last tried after this message arrived' },
+  { reason: 'expired', pattern: /\bdelivery attempts? (?:will continue|timed out|has been delayed)|\bhas been delayed|\bnot yet been delivered|\bdelayed for \d+|\bmessage will be retried|\bwill retry|\bstill trying|\bwarning: message .{0,60}delayed|\bnot been able to deliver .{0,60} (?:days|hours)/i, example: 'Delivery to the following recipient has been delayed' },
+];

@@ -1,0 +1,8 @@
+import type { Rule } from './rule.js';
+
+/** The content was judged to be spam. */
+export const spamDetectedRules: Rule[] = [
+  { reason: 'spamdetected', pattern: /\bspam (?:detected|message|content|score|filter|rejected|not accepted|suspected|mail)|\b(?:detected|identified|classified|considered|flagged|marked|tagged|rejected) as (?:\w+ )?spam|\blooks? like spam|\bsuspected spam|\bspamassassin|\bis spam\b|\bseems to be spam|\blikely (?:to be )?(?:unsolicited|spam)/i, example: '550 5.7.0 <spamdetected@libsisimai.net>: Recipient address rejected: Spam detected.' },
+  { reason: 'spamdetected', pattern: /\bunsolicited (?:bulk |commercial )?(?:e-?mail|mail|message)|\bcontent rejected|\bmessage content (?:rejected|refused)|\bube\b|\bbulk e-?mail|\bspam firewall|\bspam policy|\bjunk mail|\bspam-?like|\bscore of \S{1,10} exceeds|\bhigh probability of (?:being )?spam|\bspamd?\b.{0,20}(?:reject|threshold|blocked)|\bblocked by (?:our )?(?:\S+ )?spam/i, example: '550 5.7.1 Message content rejected, UBE, id=00000-22-225' },
+  { reason: 'spamdetected', pattern: /\bmail rejete\. mail rejected\. ofr_506|\bmessage (?:was |has been )?(?:rejected|blocked|refused) (?:by|due to) (?:our )?(?:content|anti-?spam|spam)|\banti-?spam\b|\bsuspicious (?:content|message|url|link)|\bphishing\b|迷惑メール|спам/i, example: '550 5.2.0 Mail rejete. Mail rejected. ofr_506 [506]' },
+];

@@ -1,0 +1,7 @@
+import type { Rule } from './rule.js';
+
+/** An internal error or misconfiguration on the receiving server. */
+export const systemErrorRules: Rule[] = [
+  { reason: 'systemerror', pattern: /\b(?:internal|local|server|system|temporary) (?:server |system )?(?:error|failure|problem)|\bconfiguration error|\bincorrectly configured|\bmisconfigur|\bservice (?:is )?(?:currently )?(?:unavailable|not available)|\bserver (?:is )?(?:busy|too busy|unavailable)|\bresources? (?:temporarily )?unavailable|\btemporarily (?:unavailable|out of service)|\bmail (?:for|to) .{1,80} loops back to myself|\bunable to (?:deliver|connect)\b.{0,40}(?:internal|system)/i, example: '554 5.3.0 <systemerror@libsisimai.net>: Recipient address rejected: Internal system error.' },
+  { reason: 'systemerror', pattern: /\bmail server .{0,40} (?:is )?(?:down|not responding)|\bdirectory server failure|\bldap (?:error|failure|lookup failed)|\bsystem (?:not capable|error)|\bdatabase (?:error|failure)|\blocal error in processing|\berror processing|\bi\/o error|\bcannot (?:open|write|access) (?:mailbox|file)/i, example: '451 4.3.0 Local error in processing' },
+];

@@ -1,0 +1,107 @@
+import { allAddresses, cleanAddress, isDaemonAddress } from './address.js';
+import type { Finding } from './classify.js';
+import { matchRule } from './rules/index.js';
+import { findReplyCode, findStatus } from './status-code.js';
+
+/**
+ * Generic reader for bounces written as free text (qmail, Exim, Sendmail without DSN,
+ * provider notices, unknown MTAs). It finds "recipient lines" — lines whose shape says the
+ * address on them failed — and reads each recipient's diagnostic from the lines after it.
+ */
+const A = "([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9_-]{1,63}(?:\\.[A-Za-z0-9_-]{1,63}){1,8})";
+
+/** Shapes of a line that introduces one failed recipient. Each is anchored and linear. */
+const RECIPIENT_LINE: Array<{ name: string; re: RegExp }> = [
+  // "  kijitora@example.jp", "<kijitora@example.org>:", "\"a@b\":", "a@b on Thu, 29 Apr 2010"
+  { name: 'text:address-line', re: new RegExp(`^[<"'(\\[]?${A}[>"')\\]]?(?:\\s*[:.,;]|\\.\\.\\.)?(?:\\s+on\\s.{0,80}|\\s+\\(.{0,200}\\))?$`) },
+  // "<a@b>: host mx said: 550 ...", "<a@b>... User unknown", "a@b: 550 ..."
+  { name: 'text:address-colon', re: new RegExp(`^<${A}>(?:\\s*:|\\.\\.\\.|\\s+\\()`) },
+  { name: 'text:address-colon', re: new RegExp(`^${A}(?::\\s|\\.\\.\\.\\s?)`) },
+  // "Recipient: <a@b>", "Failed recipient: a@b", "Unknown user: a@b", "Your message to: a@b"
+  { name: 'text:labelled', re: new RegExp(`^(?:(?:final |original |failed |invalid |unknown )?recipient(?:\\(s\\))?(?: address)?|rcpt|unknown user|user unknown|your message to|address|to address|destinataire|empfänger|e-?mail address|addressee|bad address)\\s*:\\s*[<"]?${A}`, 'i') },
+  // ">>> RCPT TO:<a@b>" in an SMTP transcript
+  { name: 'text:rcpt-to', re: new RegExp(`^(?:>>>|-+>|out:|sent:)?\\s*RCPT TO:\\s*<${A}>`, 'i') },
+  // "There was an error delivering your mail to <a@b>.", "The following message to <a@b> was undeliverable."
+  { name: 'text:sentence', re: new RegExp(`(?:deliver(?:ing|ed)?(?: (?:your|the) (?:mail|message|e-?mail))? to|message to|mail to|delivery to|delivered to|undeliverable to|forwarded to|transmitted to|could not reach|failed for|unable to deliver to)\\s*:?\\s*<${A}>`, 'i') },
+];
+
+/** SMTP stage a reply answered, as written by Exim, Postfix, Sendmail, qmail, DMA. */
+const COMMAND = /(?:after|in reply to|our|>>>|for|while sending)\s*(?:the\s+)?(MAIL FROM|RCPT TO|DATA|end of data|final DATA|EHLO|HELO|initial connection|connect(?:ion)?|TEXT command|RCPT command|MAIL command)/i;
+
+const MAX_TEXT = 1024 * 1024;
+const MAX_BLOCK = 2048;
+
+/** Reads failed recipients from free text; `exclude` holds the addresses of the report's own sender and receiver. */
+export function scanTextBounce(fullText: string, exclude: Set<string>): Finding[] {
+  const text = fullText.length > MAX_TEXT ? fullText.slice(0, MAX_TEXT) : fullText;
+  const lines = text.split('\n');
+  const hits: Array<{ address: string; line: number; rule: string; matched: string }> = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line.indexOf('@') === -1 || line.length > 1000) continue;
+    for (const { name, re } of RECIPIENT_LINE) {
+      const m = re.exec(line);
+      if (!m) continue;
+      const address = cleanAddress(m[1]);
+      const key = address.toLowerCase();
+      if (exclude.has(key) || isDaemonAddress(address)) break;
+      if (!seen.has(key)) {
+        seen.add(key);
+        hits.push({ address, line: i, rule: name, matched: line.slice(0, 200) });
+      }
+      break;
+    }
+  }
+  const preamble = lines.slice(0, hits.length ? hits[0].line : 0).join('\n');
+  return hits.map((hit, k) => {
+    const end = k + 1 < hits.length ? hits[k + 1].line : lines.length;
+    const block = lines.slice(hit.line, Math.min(end, hit.line + 40)).join('\n').slice(0, MAX_BLOCK);
+    return findingFromBlock(hit.address, block, preamble, { rule: hit.rule, matched: hit.matched });
+  });
+}
+
+/** Builds a finding from a recipient's text block; the preamble helps when the block names no reason. */
+export function findingFromBlock(address: string | null, block: string, preamble: string, evidence: { rule: string; matched: string }): Finding {
+  let diagnostic = squeeze(block);
+  if (!findStatus(diagnostic) && !findReplyCode(diagnostic) && !matchRule(diagnostic)) {
+    diagnostic = squeeze(`${preamble.slice(-MAX_BLOCK)}\n${block}`);
+  }
+  const cmd = COMMAND.exec(diagnostic);
+  const remote = /\bhost:?\s+([A-Za-z0-9][A-Za-z0-9.-]{1,253})\s*[[(]/.exec(diagnostic) ?? /remote host ([0-9.]{7,15}|[A-Za-z0-9.-]{3,253})/.exec(diagnostic);
+  return {
+    recipient: address,
+    action: /\b(?:delayed|has not yet been delivered|will be retried|warning message only)\b/i.test(diagnostic) ? 'delayed' : 'failed',
+    status: '',
+    replycode: '',
+    diagnostic,
+    diagnosticType: '',
+    remoteMta: remote ? remote[1] : '',
+    command: cmd ? commandName(cmd[1]) : '',
+    evidence: [evidence],
+  };
+}
+
+function commandName(s: string): string {
+  const u = s.toUpperCase();
+  if (u.startsWith('MAIL')) return 'MAIL';
+  if (u.startsWith('RCPT')) return 'RCPT';
+  if (u.startsWith('EHLO') || u.startsWith('HELO')) return 'HELO';
+  if (u.startsWith('CONNECT') || u.startsWith('INITIAL')) return 'CONN';
+  return 'DATA';
+}
+
+/** Collapses the whitespace of a multi-line reply into one line. */
+export function squeeze(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+/** Addresses of a text that look like failed recipients when no line shape matched. */
+export function looseAddresses(text: string, exclude: Set<string>): string[] {
+  const out: string[] = [];
+  for (const a of allAddresses(text.slice(0, 65536))) {
+    const key = a.toLowerCase();
+    if (!exclude.has(key) && !isDaemonAddress(a) && !out.some((o) => o.toLowerCase() === key)) out.push(a);
+  }
+  return out;
+}
