@@ -1,5 +1,6 @@
 import type { App } from '../app.js';
 import { ensureEventPartitions } from '../db/partitions.js';
+import { webhookDeliveryJob } from '../webhooks/deliver.js';
 
 /** A periodic job of the worker role. `run` returns how much it did (0 = idle). */
 export interface Job {
@@ -19,7 +20,7 @@ const partitions: Job = {
 
 /** Every job the worker runs; each role of each node may run them all (they take work with SKIP LOCKED). */
 export function workerJobs(): Job[] {
-  return [partitions];
+  return [partitions, webhookDeliveryJob];
 }
 
 export interface Worker {
