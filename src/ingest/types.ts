@@ -1,3 +1,5 @@
+import type { Report } from '../parsers/report.js';
+
 /** The contract between the edges that receive reports (SMTP, IMAP) and ingest. */
 export interface InboundEnvelope {
   source: 'smtp' | 'imap';
@@ -19,4 +21,13 @@ export interface IngestOutcome {
   correlated: number;
   /** Events written. */
   events: number;
+}
+
+/** The parser as ingest sees it: pure, never expected to throw (ingest still guards it). */
+export type ParseFn = (raw: Buffer) => Report;
+
+export interface Parser {
+  parse: ParseFn;
+  /** Stored with each parse result, so `mailtrail reprocess` can tell what an older parser said. */
+  version: string;
 }

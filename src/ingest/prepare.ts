@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { Report } from '../parsers/report.js';
+import { jsonSafe } from './json-safe.js';
+import type { InboundEnvelope, Parser } from './types.js';
+
+const gzipAsync = promisify(gzip);
+
+/** One inbound message, with everything that needs no database: hash, compressed bytes, parse. */
+export interface PreparedReport {
+  sha256: string;
+  gz: Buffer;
+  size: number;
+  envelope: InboundEnvelope;
+  report: Report;
+  parserVersion: string;
+}
+
+/**
+ * Hashes, compresses (on the libuv pool, off the event loop) and parses one message. A parser
+ * that throws yields a report of kind `unknown`: a message that will never parse is still kept
+ * and answered 250, since a 4xx would only make the sender retry it for days.
+ */
+export async function prepareReport(raw: Buffer, envelope: InboundEnvelope, parser: Parser): Promise<PreparedReport> {
+  const gz = gzipAsync(raw);
+  const sha256 = createHash('sha256').update(raw).digest('hex');
+  // Cleaned once here, so the events built from the report store as safely as the report itself.
+  const report = JSON.parse(jsonSafe(safeParse(raw, parser))) as Report;
+  const clean = JSON.parse(jsonSafe(envelope)) as InboundEnvelope;
+  return { sha256, gz: await gz, size: raw.length, envelope: clean, report, parserVersion: parser.version };
+}
+
+export function safeParse(raw: Buffer, parser: Parser): Report {
+  try {
+    return parser.parse(raw);
+  } catch (err) {
+    return unknownReport(`parser threw: ${(err as Error)?.message ?? String(err)}`.slice(0, 500));
+  }
+}
+
+export function unknownReport(error: string): Report {
+  return {
+    kind: 'unknown',
+    agent: '',
+    error,
+    subject: '',
+    from: '',
+    message_id: '',
+    recipients: [],
+    original: {
+      message_id: '',
+      mailtrail_id: '',
+      envelope_from: '',
+      original_envelope_id: '',
+      from: '',
+      to: '',
+      subject: '',
+      date: '',
+    },
+  };
+}

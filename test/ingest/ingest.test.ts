@@ -1,0 +1,214 @@
+import { gunzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/app.js';
+import { uuidv7 } from '../../src/core/ids.js';
+import { unsubscribeMailto, verpAddress } from '../../src/core/tokens.js';
+import { listMessageEvents } from '../../src/db/events.js';
+import { ensureTenant } from '../../src/db/tenants.js';
+import { createIngestor, type Ingestor } from '../../src/ingest/ingest.js';
+import type { InboundEnvelope } from '../../src/ingest/types.js';
+import { dialect, testApp, TEST_SECRET, type TestApp } from '../support/app.js';
+import { insertMessage } from '../support/messages.js';
+import { fixtureParser, rawOf, recipient, report } from './fixtures.js';
+
+const DOMAIN = 'bounces.test';
+
+describe(`ingest on ${dialect}`, () => {
+  let t: TestApp;
+  let tenantId: string;
+  let ingestor: Ingestor;
+  let now = new Date('2026-03-01T00:00:00Z');
+  const clock: Clock = { now: () => now };
+
+  beforeAll(async () => {
+    t = await testApp({ MAILTRAIL_SOFT_BOUNCE_LIMIT: '3/7d' }, clock);
+    tenantId = (await ensureTenant(t.app.database.db, 'acme')).id;
+    ingestor = createIngestor(t.app, fixtureParser);
+  });
+  afterAll(() => t.close());
+
+  const db = () => t.app.database.db;
+  const env = (...rcptTo: string[]): InboundEnvelope => ({ source: 'smtp', mailFrom: '', rcptTo, remoteAddress: '127.0.0.1' });
+
+  async function message(recipientAddress = `r${Math.random().toString(36).slice(2)}@example.com`) {
+    const id = await insertMessage(db(), tenantId, recipientAddress);
+    const verp = verpAddress(TEST_SECRET, id, DOMAIN);
+    const messageIdHeader = `<${uuidv7()}@mailtrail.test>`;
+    await db().updateTable('messages').set({ envelope_from: verp, message_id_header: messageIdHeader }).where('id', '=', id).execute();
+    return { id, verp, messageIdHeader, address: recipientAddress.toLowerCase() };
+  }
+  const events = async (id: string) => (await listMessageEvents(db(), id)).map((e) => e.type);
+  const status = async (id: string) =>
+    (await db().selectFrom('messages').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+  const suppression = (address: string) =>
+    db().selectFrom('suppressions').selectAll().where('tenant_id', '=', tenantId).where('address', '=', address).executeTakeFirst();
+
+  it('stores a VERP hard bounce compressed with its sha256, bounces the message and suppresses the address', async () => {
+    const m = await message('Dead@Example.com');
+    const raw = rawOf(report({ recipients: [recipient({ recipient: 'dead@example.com' })] }));
+    const out = await ingestor.ingest(raw, env(m.verp.toUpperCase()));
+    expect(out).toMatchObject({ duplicate: false, kind: 'bounce', correlated: 1, events: 1 });
+    const row = await db().selectFrom('raw_reports').selectAll().where('id', '=', out.reportId).executeTakeFirstOrThrow();
+    expect(row.sha256).toBe(createHash('sha256').update(raw).digest('hex'));
+    expect(gunzipSync(row.raw!).equals(raw)).toBe(true);
+    expect(row).toMatchObject({ correlated: true, tenant_id: tenantId, kind: 'bounce', parser_version: 'fixture-1', size: raw.length });
+    expect(await status(m.id)).toBe('bounced');
+    const [e] = await listMessageEvents(db(), m.id);
+    expect(e).toMatchObject({ type: 'bounced', source: 'smtp', report_id: out.reportId });
+    expect(e.data).toMatchObject({ bounce_class: 'hard', reason: 'userunknown', status: '5.1.1', replycode: '550', recipient: 'dead@example.com' });
+    expect(await suppression('dead@example.com')).toMatchObject({ source: 'bounce', reason: 'userunknown', event_id: e.id });
+  });
+
+  it('stores the same message delivered twice once, and records its events once', async () => {
+    const m = await message();
+    const raw = rawOf(report({ recipients: [recipient({ recipient: m.address })] }));
+    const first = await ingestor.ingest(raw, env(m.verp));
+    const again = await ingestor.ingest(raw, env(m.verp));
+    expect(again).toMatchObject({ reportId: first.reportId, duplicate: true, events: 0 });
+    const concurrent = await Promise.all([1, 2, 3].map(() => ingestor.ingest(raw, env(m.verp))));
+    expect(concurrent.every((o) => o.duplicate)).toBe(true);
+    expect(await events(m.id)).toEqual(['bounced']);
+    const sha = createHash('sha256').update(raw).digest('hex');
+    expect(await db().selectFrom('raw_reports').select('id').where('sha256', '=', sha).execute()).toHaveLength(1);
+  });
+
+  it('never attaches a tampered or unknown VERP token, but keeps the report as uncorrelated', async () => {
+    const m = await message();
+    const [local, domain] = m.verp.split('@');
+    const tampered = `${local.slice(0, -2)}${local.endsWith('aa') ? 'bb' : 'aa'}@${domain}`;
+    const unknown = verpAddress(TEST_SECRET, uuidv7(), DOMAIN);
+    for (const rcpt of [tampered, unknown, verpAddress('another-secret-0123456789abcdef0123456789', m.id, DOMAIN)]) {
+      const out = await ingestor.ingest(rawOf(report({ recipients: [recipient({ recipient: m.address })] })), env(rcpt));
+      expect(out).toMatchObject({ duplicate: false, correlated: 0, events: 0 });
+      const row = await db().selectFrom('raw_reports').select(['correlated', 'tenant_id']).where('id', '=', out.reportId).executeTakeFirstOrThrow();
+      expect(row).toEqual({ correlated: false, tenant_id: null });
+    }
+    expect(await events(m.id)).toEqual([]);
+  });
+
+  it('correlates by our Message-ID, then by the returned Return-Path, when the envelope names nothing', async () => {
+    const a = await message();
+    const byId = await ingestor.ingest(rawOf(report({ recipients: [recipient({ recipient: a.address })] }, { message_id: a.messageIdHeader.slice(1, -1) })), env(`postmaster@${DOMAIN}`));
+    expect(byId).toMatchObject({ correlated: 1, events: 1 });
+    const b = await message();
+    const byPath = await ingestor.ingest(rawOf(report({ recipients: [recipient({ recipient: b.address })] }, { envelope_from: `<${b.verp}>` })), env(`postmaster@${DOMAIN}`));
+    expect(byPath).toMatchObject({ correlated: 1, events: 1 });
+    expect(await events(a.id)).toEqual(['bounced']);
+    expect(await events(b.id)).toEqual(['bounced']);
+  });
+
+  it('trusts a bare message id (ENVID, X-Mailtrail-Id) only when the report recipient agrees', async () => {
+    const m = await message();
+    const stranger = recipient({ recipient: 'victim@elsewhere.test' });
+    for (const original of [{ original_envelope_id: m.id }, { mailtrail_id: m.id }]) {
+      const forged = await ingestor.ingest(rawOf(report({ recipients: [stranger] }, original)), env(`postmaster@${DOMAIN}`));
+      expect(forged.correlated).toBe(0);
+    }
+    expect(await events(m.id)).toEqual([]);
+    const ok = await ingestor.ingest(rawOf(report({ recipients: [recipient({ recipient: m.address })] }, { original_envelope_id: m.id.toUpperCase() })), env(`postmaster@${DOMAIN}`));
+    expect(ok).toMatchObject({ correlated: 1, events: 1 });
+    const signed = await message();
+    const bySignedEnvid = await ingestor.ingest(rawOf(report({ recipients: [stranger] }, { original_envelope_id: signed.verp.slice(2).split('@')[0] })), env(`postmaster@${DOMAIN}`));
+    expect(bySignedEnvid).toMatchObject({ correlated: 1, events: 1 });
+  });
+
+  it('updates each message of a report with several recipients', async () => {
+    const a = await message();
+    const b = await message();
+    const out = await ingestor.ingest(
+      rawOf(report({ recipients: [recipient({ recipient: a.address }), recipient({ recipient: b.address, action: 'delayed', status: '4.2.2', reason: 'mailboxfull', bounce_class: 'soft' })] })),
+      env(a.verp, b.verp),
+    );
+    expect(out).toMatchObject({ correlated: 2, events: 2 });
+    expect(await events(a.id)).toEqual(['bounced']);
+    expect(await events(b.id)).toEqual(['deferred']);
+    expect(await status(b.id)).toBe('deferred');
+  });
+
+  it('suppresses after 3 soft failures of distinct messages in 7 days, never on one, never for policy blocks', async () => {
+    const address = `soft-${uuidv7()}@example.com`;
+    const soft = (over = {}) => recipient({ recipient: address, status: '5.2.2', reason: 'mailboxfull', bounce_class: 'soft', ...over });
+    const first = await message(address);
+    // A delay notice and the final failure of one message count once.
+    await ingestor.ingest(rawOf(report({ recipients: [soft({ action: 'delayed', status: '4.2.2' })] })), env(first.verp));
+    await ingestor.ingest(rawOf(report({ recipients: [soft()] })), env(first.verp));
+    const blocked = await message(address);
+    for (const reason of ['blocked', 'badreputation', 'spamdetected'] as const) {
+      await ingestor.ingest(rawOf(report({ recipients: [soft({ reason, status: '5.7.1' })] })), env(blocked.verp));
+    }
+    // Policy blocks must not suppress by the hard rule either.
+    await ingestor.ingest(rawOf(report({ recipients: [soft({ reason: 'blocked', bounce_class: 'hard', status: '5.7.1' })] })), env(blocked.verp));
+    const second = await message(address);
+    await ingestor.ingest(rawOf(report({ recipients: [soft()] })), env(second.verp));
+    expect(await suppression(address)).toBeUndefined();
+    // Outside the window: an old failure does not count.
+    now = new Date(now.getTime() + 8 * 86_400_000);
+    const third = await message(address);
+    await ingestor.ingest(rawOf(report({ recipients: [soft()] })), env(third.verp));
+    expect(await suppression(address)).toBeUndefined();
+    const fourth = await message(address);
+    const fifth = await message(address);
+    await ingestor.ingest(rawOf(report({ recipients: [soft()] })), env(fourth.verp));
+    expect(await suppression(address)).toBeUndefined();
+    await ingestor.ingest(rawOf(report({ recipients: [soft()] })), env(fifth.verp));
+    expect(await suppression(address)).toMatchObject({ source: 'bounce', reason: 'soft-bounces:3' });
+  });
+
+  it('records complaints, auto-replies and success DSNs', async () => {
+    const c = await message();
+    await ingestor.ingest(rawOf(report({ kind: 'feedback-report', agent: 'arf', recipients: [recipient({ recipient: null, action: '', status: '', reason: 'feedback', bounce_class: 'undetermined', feedback_type: 'abuse' })] }, { message_id: c.messageIdHeader })), env(`fbl@${DOMAIN}`));
+    expect(await events(c.id)).toEqual(['complained']);
+    expect(await status(c.id)).toBe('complained');
+    expect(await suppression(c.address)).toMatchObject({ source: 'complaint', reason: 'complaint:abuse' });
+
+    const a = await message();
+    await ingestor.ingest(rawOf(report({ kind: 'auto-reply', recipients: [recipient({ recipient: a.address, action: '', reason: 'vacation', bounce_class: 'undetermined' })] })), env(a.verp));
+    expect(await events(a.id)).toEqual(['auto_replied']);
+    expect(await suppression(a.address)).toBeUndefined();
+
+    const d = await message();
+    await ingestor.ingest(rawOf(report({ kind: 'delivery-success-dsn', recipients: [recipient({ recipient: d.address, action: 'delivered', status: '2.0.0', reason: 'delivered', bounce_class: 'undetermined' })] })), env(d.verp));
+    expect(await events(d.id)).toEqual(['delivered']);
+    expect(await status(d.id)).toBe('delivered');
+  });
+
+  it('unsubscribes on mail to the mailto-unsubscribe address, once, and never for a forged one', async () => {
+    const m = await message();
+    const to = unsubscribeMailto(TEST_SECRET, m.id, DOMAIN);
+    const human = (n: number) => rawOf(report({ kind: 'not-bounce', recipients: [], subject: `unsubscribe ${n}` }));
+    const out = await ingestor.ingest(human(1), { ...env(to), mailFrom: m.address });
+    expect(out).toMatchObject({ correlated: 1, events: 1 });
+    await ingestor.ingest(human(2), { ...env(to), mailFrom: m.address });
+    expect(await events(m.id)).toEqual(['unsubscribed']);
+    expect(await status(m.id)).toBe('unsubscribed');
+    expect(await suppression(m.address)).toMatchObject({ source: 'unsubscribe', reason: 'unsubscribed' });
+
+    const other = await message();
+    const forged = unsubscribeMailto('another-secret-0123456789abcdef0123456789', other.id, DOMAIN);
+    expect(await ingestor.ingest(human(3), env(forged))).toMatchObject({ correlated: 0, events: 0 });
+    expect(await events(other.id)).toEqual([]);
+  });
+
+  it('keeps a message the parser chokes on, and text Postgres would refuse', async () => {
+    const out = await ingestor.ingest(rawOf('THROW'), env(`postmaster@${DOMAIN}`));
+    expect(out).toMatchObject({ kind: 'unknown', duplicate: false, correlated: 0 });
+    const row = await db().selectFrom('raw_reports').select(['kind', 'parse']).where('id', '=', out.reportId).executeTakeFirstOrThrow();
+    expect(row.kind).toBe('unknown');
+    expect((row.parse as { error: string }).error).toMatch(/parser threw: parser bug/);
+
+    const m = await message();
+    const nasty = rawOf(report({ recipients: [recipient({ recipient: m.address, diagnostic: 'bad\u0000byte \ud800 lone' })], subject: 'x\u0000y' }));
+    const stored = await ingestor.ingest(nasty, { ...env(m.verp), mailFrom: 'a\u0000b@example.com' });
+    expect(stored.events).toBe(1);
+    const [e] = await listMessageEvents(db(), m.id);
+    expect((e.data as { diagnostic: string }).diagnostic).toBe('badbyte  lone');
+  });
+
+  it('fails (for the edge to answer 4xx) when the database is unavailable', async () => {
+    const broken = await testApp();
+    const ing = createIngestor(broken.app, fixtureParser);
+    await broken.close();
+    await expect(ing.ingest(rawOf(report()), env(`postmaster@${DOMAIN}`))).rejects.toThrow();
+  });
+});
