@@ -1,5 +1,6 @@
 import type { BounceClass, Evidence, Reason } from './report.js';
 import { matchRule } from './rules/index.js';
+import { findCommand } from './smtp-command.js';
 import { findReplyCode, findStatus, reasonFromStatus } from './status-code.js';
 
 /** What a layout found out about one failed recipient, before classification. */
@@ -34,7 +35,7 @@ const MAX_DIAGNOSTIC = 4096;
 
 /** Status codes precise enough that a phrase should not override them. */
 const DECISIVE_STATUS = new Set<Reason>([
-  'mailboxfull', 'exceedlimit', 'mesgtoobig', 'hasmoved', 'notaccept', 'suspend', 'authfailure', 'requireptr', 'systemfull',
+  'mailboxfull', 'exceedlimit', 'mesgtoobig', 'hasmoved', 'notaccept', 'suspend', 'authfailure', 'requireptr', 'systemfull', 'rejected',
 ]);
 
 /** Picks the reason for one finding: layout reason, then phrases, then status code, then context. */
@@ -43,8 +44,26 @@ export function classify(f: Finding): Classified {
   const evidence = [...f.evidence];
   const status = f.reason === 'feedback' || f.reason === 'vacation' ? '' : effectiveStatus(f.status, diag, f.replycode, f.action);
   const replycode = f.replycode || findReplyCode(diag);
-  const reason = pickReason(f, diag, status, evidence);
+  const command = f.command || findCommand(diag);
+  const reason = byStage(pickReason({ ...f, command }, diag, status, evidence), command, evidence);
   return { reason, status, replycode, bounceClass: bounceClassOf(reason, status), evidence };
+}
+
+/**
+ * Where in the SMTP dialogue the refusal came changes what "unknown" means: at MAIL FROM it is
+ * our sender that is unknown; after DATA the address was already accepted, so a content filter
+ * is speaking.
+ */
+function byStage(reason: Reason, command: string, evidence: Evidence[]): Reason {
+  if (command === 'MAIL' && (reason === 'userunknown' || reason === 'hostunknown')) {
+    evidence.push({ rule: 'stage:mail-from', matched: reason });
+    return 'rejected';
+  }
+  if (command === 'DATA' && reason === 'userunknown') {
+    evidence.push({ rule: 'stage:data', matched: reason });
+    return 'filtered';
+  }
+  return reason;
 }
 
 function pickReason(f: Finding, diag: string, status: string, evidence: Evidence[]): Reason {

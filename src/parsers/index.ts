@@ -9,7 +9,9 @@ import { buildView } from './message-view.js';
 import type { MessageView } from './message-view.js';
 import { first, headerText } from './mime.js';
 import { parseSesNotification } from './mta/amazon-ses.js';
+import { isGoogleGroupsRefusal } from './mta/google-groups.js';
 import { extractOriginal, originalTo } from './original.js';
+import { findCommand } from './smtp-command.js';
 import type { Report, ReportKind, ReportRecipient } from './report.js';
 import { findingFromBlock, looseAddresses, scanTextBounce } from './text-bounce.js';
 
@@ -75,6 +77,10 @@ function parseView(view: MessageView): Report {
     const fallback = looseAddresses(view.text, exclude)[0] || originalTo(view);
     if (fallback) findings = [findingFromBlock(fallback, view.text.slice(0, 4096), '', { rule: 'text:fallback-recipient', matched: fallback })];
   }
+  if (findings.length === 1 && isGoogleGroupsRefusal(view)) {
+    findings[0].reason = 'rejected';
+    findings[0].evidence.push({ rule: 'googlegroups:refusal', matched: 'groups.google.com' });
+  }
   if (!findings.length) {
     return { ...emptyReport('unknown', 'text', 'looks like a bounce but names no recipient'), ...head, original: extractOriginal(view, noDsn) };
   }
@@ -83,6 +89,8 @@ function parseView(view: MessageView): Report {
 
 /** DSN recipients without a Diagnostic-Code borrow the human-readable text written for them. */
 function fillFromText(findings: Finding[], view: MessageView, exclude: Set<string>): void {
+  // A single-recipient transcript (">>> DATA / <<< 550 ...") tells at which stage it failed.
+  if (findings.length === 1) findings[0].command ||= findCommand(view.text);
   if (findings.every((f) => f.diagnostic)) return;
   const byAddress = new Map(scanTextBounce(view.text, exclude).map((f) => [String(f.recipient).toLowerCase(), f]));
   for (const f of findings) {
@@ -90,7 +98,6 @@ function fillFromText(findings: Finding[], view: MessageView, exclude: Set<strin
     const t = byAddress.get(String(f.recipient).toLowerCase());
     if (t) {
       f.diagnostic = t.diagnostic;
-      f.command ||= t.command;
       f.evidence.push({ rule: 'text:diagnostic', matched: t.diagnostic.slice(0, 200) });
     }
   }
@@ -105,7 +112,7 @@ function looksLikeBounce(view: MessageView): boolean {
 function exclusions(view: MessageView): Set<string> {
   const h = view.root.headers;
   const out = new Set<string>();
-  for (const name of ['to', 'from', 'reply-to', 'delivered-to', 'x-original-to']) {
+  for (const name of ['to', 'from', 'reply-to']) {
     for (const v of h.get(name) ?? []) for (const a of allAddresses(v)) out.add(a.toLowerCase());
   }
   if (view.original) {

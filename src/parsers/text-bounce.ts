@@ -1,6 +1,7 @@
 import { allAddresses, cleanAddress, isDaemonAddress } from './address.js';
 import type { Finding } from './classify.js';
 import { matchRule } from './rules/index.js';
+import { findCommand } from './smtp-command.js';
 import { findReplyCode, findStatus } from './status-code.js';
 
 /**
@@ -25,8 +26,8 @@ const RECIPIENT_LINE: Array<{ name: string; re: RegExp }> = [
   { name: 'text:sentence', re: new RegExp(`(?:deliver(?:ing|ed)?(?: (?:your|the) (?:mail|message|e-?mail))? to|message to|mail to|delivery to|delivered to|undeliverable to|forwarded to|transmitted to|could not reach|failed for|unable to deliver to)\\s*:?\\s*<${A}>`, 'i') },
 ];
 
-/** SMTP stage a reply answered, as written by Exim, Postfix, Sendmail, qmail, DMA. */
-const COMMAND = /(?:after|in reply to|our|>>>|for|while sending)\s*(?:the\s+)?(MAIL FROM|RCPT TO|DATA|end of data|final DATA|EHLO|HELO|initial connection|connect(?:ion)?|TEXT command|RCPT command|MAIL command)/i;
+/** Where a bounce quotes the remote server's reply. */
+const REPLY_MARKER = /(?:the error that the other server returned was|remote (?:host|server) said|server message|server replied|said|reason(?: for the problem)?|because)\s*:/i;
 
 const MAX_TEXT = 1024 * 1024;
 const MAX_BLOCK = 2048;
@@ -63,11 +64,14 @@ export function scanTextBounce(fullText: string, exclude: Set<string>): Finding[
 
 /** Builds a finding from a recipient's text block; the preamble helps when the block names no reason. */
 export function findingFromBlock(address: string | null, block: string, preamble: string, evidence: { rule: string; matched: string }): Finding {
-  let diagnostic = squeeze(block);
+  const whole = squeeze(block);
+  // The remote server's own words beat the reporting MTA's boilerplate around them.
+  const reply = REPLY_MARKER.exec(whole);
+  let diagnostic = reply && matchRule(whole.slice(reply.index + reply[0].length)) ? whole.slice(reply.index + reply[0].length).trim() : whole;
   if (!findStatus(diagnostic) && !findReplyCode(diagnostic) && !matchRule(diagnostic)) {
     diagnostic = squeeze(`${preamble.slice(-MAX_BLOCK)}\n${block}`);
   }
-  const cmd = COMMAND.exec(diagnostic);
+  const command = findCommand(whole);
   const remote = /\bhost:?\s+([A-Za-z0-9][A-Za-z0-9.-]{1,253})\s*[[(]/.exec(diagnostic) ?? /remote host ([0-9.]{7,15}|[A-Za-z0-9.-]{3,253})/.exec(diagnostic);
   return {
     recipient: address,
@@ -77,18 +81,9 @@ export function findingFromBlock(address: string | null, block: string, preamble
     diagnostic,
     diagnosticType: '',
     remoteMta: remote ? remote[1] : '',
-    command: cmd ? commandName(cmd[1]) : '',
+    command,
     evidence: [evidence],
   };
-}
-
-function commandName(s: string): string {
-  const u = s.toUpperCase();
-  if (u.startsWith('MAIL')) return 'MAIL';
-  if (u.startsWith('RCPT')) return 'RCPT';
-  if (u.startsWith('EHLO') || u.startsWith('HELO')) return 'HELO';
-  if (u.startsWith('CONNECT') || u.startsWith('INITIAL')) return 'CONN';
-  return 'DATA';
 }
 
 /** Collapses the whitespace of a multi-line reply into one line. */

@@ -11,7 +11,7 @@ import { hostUnknownRules } from './host-unknown.js';
 import { mailboxFullRules } from './mailbox-full.js';
 import { mailerErrorRules } from './mailer-error.js';
 import { mesgTooBigRules } from './mesg-too-big.js';
-import { networkErrorRules } from './network-error.js';
+import { dnsTemporaryRules, networkErrorRules } from './network-error.js';
 import { noRelayingRules } from './no-relaying.js';
 import { notAcceptRules } from './not-accept.js';
 import { notCompliantRfcRules } from './not-compliant-rfc.js';
@@ -47,6 +47,7 @@ export const RULES: readonly Rule[] = [
   ...speedingRules,
   ...virusDetectedRules,
   ...spamDetectedRules,
+  ...systemFullRules,
   ...mailboxFullRules,
   ...exceedLimitRules,
   ...mesgTooBigRules,
@@ -55,6 +56,7 @@ export const RULES: readonly Rule[] = [
   ...noRelayingRules,
   ...rejectedRules,
   ...notAcceptRules,
+  ...dnsTemporaryRules,
   ...userUnknownRules,
   ...hostUnknownRules,
   ...blockedRules,
@@ -65,12 +67,11 @@ export const RULES: readonly Rule[] = [
   ...policyViolationRules,
   ...notCompliantRfcRules,
   ...contentErrorRules,
-  ...systemFullRules,
   ...mailerErrorRules,
+  ...expiredRules,
   ...networkErrorRules,
   ...systemErrorRules,
   ...syntaxErrorRules,
-  ...expiredRules,
 ];
 
 /** The first rule whose pattern matches the text, with the matched fragment. */
