@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { parseMailbox } from '../core/address.js';
+import { placeholders } from './template.js';
+
+const MAX_BODY = 1_000_000;
+const MAX_METADATA_JSON = 8_192;
+const noLineBreaks = (v: string) => !/[\r\n]/.test(v);
+
+const templateValue = z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]);
+
+/**
+ * What a sender submits (POST /v1/messages). The recipient is only length-checked here: a bad
+ * address is not a request error but the `erroneous` outcome, recorded with its reason.
+ */
+export const SubmitMessageInput = z
+  .object({
+    recipient: z.string().min(1).max(1_000),
+    /** `addr@example.com` or `Display Name <addr@example.com>`. */
+    from: z
+      .string()
+      .max(998)
+      .refine((v) => parseMailbox(v) !== null, 'must be an email address, optionally as `Name <address>`'),
+    subject: z.string().max(998).refine(noLineBreaks, 'must not contain line breaks').optional(),
+    html: z.string().max(MAX_BODY).optional(),
+    text: z.string().max(MAX_BODY).optional(),
+    /** Placeholders `{{name}}` filled from `variables`; HTML values are escaped. */
+    template: z
+      .object({
+        subject: z.string().max(998).optional(),
+        html: z.string().max(MAX_BODY).optional(),
+        text: z.string().max(MAX_BODY).optional(),
+      })
+      .strict()
+      .optional(),
+    variables: z.record(z.string().max(64), templateValue).optional(),
+    metadata: z
+      .record(z.string().max(128), z.unknown())
+      .refine((v) => JSON.stringify(v).length <= MAX_METADATA_JSON, `must be at most ${MAX_METADATA_JSON} bytes of JSON`)
+      .optional(),
+    tags: z
+      .array(z.string().min(1).max(64).regex(/^[^\x00-\x1f\x7f]+$/, 'must not contain control characters'))
+      .max(20)
+      .optional(),
+    /** Both on by default; each can be turned off for this message. */
+    tracking: z.object({ open: z.boolean().optional(), click: z.boolean().optional() }).strict().optional(),
+    /** Idempotency key: the same key for the same tenant returns the first message. */
+    client_key: z.string().min(1).max(255).optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const t = v.template;
+    if (t && (v.subject !== undefined || v.html !== undefined || v.text !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['template'], message: 'give either template or subject/html/text, not both' });
+      return;
+    }
+    const subject = t ? t.subject : v.subject;
+    if (!subject) ctx.addIssue({ code: 'custom', path: [t ? 'template' : 'subject'], message: 'a subject is required' });
+    if (!(t ? t.html || t.text : v.html || v.text)) {
+      ctx.addIssue({ code: 'custom', path: [t ? 'template' : 'html'], message: 'html or text (or both) is required' });
+    }
+    if (!t) return;
+    const vars = v.variables ?? {};
+    const missing = placeholders(`${t.subject ?? ''}\n${t.html ?? ''}\n${t.text ?? ''}`).filter((n) => !Object.hasOwn(vars, n));
+    if (missing.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['variables'], message: `missing template variables: ${missing.join(', ')}` });
+    }
+  });
+
+/** The request body as sent. */
+export type SubmitMessageInput = z.input<typeof SubmitMessageInput>;
+/** After validation. */
+export type SubmitMessage = z.output<typeof SubmitMessageInput>;
