@@ -72,6 +72,10 @@ function pickReason(f: Finding, diag: string, status: string, evidence: Evidence
     evidence.push({ rule: 'status:success', matched: status });
     return 'delivered';
   }
+  if (f.diagnosticType === 'x-unix') {
+    evidence.push({ rule: 'diagnostic-type:x-unix', matched: diag.slice(0, 200) });
+    return 'mailererror';
+  }
   const byStatus = reasonFromStatus(status);
   if (byStatus && DECISIVE_STATUS.has(byStatus)) {
     evidence.push({ rule: `status:${byStatus}`, matched: status });
@@ -102,7 +106,6 @@ function pickReason(f: Finding, diag: string, status: string, evidence: Evidence
 function contextReason(f: Finding, status: string): Reason | '' {
   const cls = status.slice(0, 4);
   if (cls === '5.6.' || cls === '4.6.') return 'contenterror';
-  if (f.diagnosticType === 'x-unix') return 'mailererror';
   if (cls === '5.7.' || cls === '4.7.') return 'securityerror';
   if (f.command === 'MAIL') return 'rejected';
   if (f.command === 'HELO' || f.command === 'CONN') return 'blocked';

@@ -5,7 +5,7 @@ import { classify } from './classify.js';
 import type { Finding } from './classify.js';
 import { looksLikeDeliveryStatus, parseDeliveryStatus } from './dsn.js';
 import type { DsnMessageFields } from './dsn.js';
-import { buildView } from './message-view.js';
+import { buildView, viewOf } from './message-view.js';
 import type { MessageView } from './message-view.js';
 import { first, headerText } from './mime.js';
 import { parseSesNotification } from './mta/amazon-ses.js';
@@ -29,13 +29,13 @@ const BOUNCE_TEXT = /could not be delivered|was not delivered|wasn't delivered|u
  */
 export function parse(raw: Buffer | Uint8Array | string): Report {
   try {
-    return parseView(buildView(raw));
+    return parseView(buildView(raw), 0);
   } catch (err) {
     return emptyReport('unknown', 'none', `parser failure: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
-function parseView(view: MessageView): Report {
+function parseView(view: MessageView, depth: number): Report {
   const h = view.root.headers;
   const head = { subject: headerText(h, 'subject'), from: headerText(h, 'from'), message_id: first(h, 'message-id').replace(/^<|>$/g, '') };
   const noDsn: DsnMessageFields = { reportingMta: '', originalEnvelopeId: '', envelopeFrom: '' };
@@ -64,6 +64,7 @@ function parseView(view: MessageView): Report {
     }
   }
 
+  const exclude = exclusions(view);
   const bounceLike = looksLikeBounce(view);
   if (!bounceLike) {
     const auto = parseAutoReply(view);
@@ -71,7 +72,6 @@ function parseView(view: MessageView): Report {
     return { ...emptyReport('not-bounce', 'none'), ...head, original: extractOriginal(view, noDsn) };
   }
 
-  const exclude = exclusions(view);
   let findings = scanTextBounce(view.text, exclude);
   if (!findings.length) {
     const fallback = looseAddresses(view.text, exclude)[0] || originalTo(view);
@@ -82,6 +82,11 @@ function parseView(view: MessageView): Report {
     findings[0].evidence.push({ rule: 'googlegroups:refusal', matched: 'groups.google.com' });
   }
   if (!findings.length) {
+    // A bounce forwarded as an attachment: the report is the attached message.
+    if (view.originalPart && depth < 2) {
+      const inner = parseView(viewOf(view.originalPart), depth + 1);
+      if (inner.recipients.length) return inner;
+    }
     return { ...emptyReport('unknown', 'text', 'looks like a bounce but names no recipient'), ...head, original: extractOriginal(view, noDsn) };
   }
   return build(head, 'text', findings, extractOriginal(view, noDsn));

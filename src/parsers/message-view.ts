@@ -14,13 +14,15 @@ export interface MessageView {
   original: Map<string, string[]> | null;
   /** The returned original's raw header block, for layouts that search it. */
   originalBlock: string;
+  /** The returned message as a parsed part, when it came back as message/rfc822. */
+  originalPart: MimePart | null;
 }
 
 /** Lines that start the returned copy of the original message in text-only bounces. */
 const ORIGINAL_MARKERS: RegExp[] = [
   /^-{2,} ?(?:This is a copy of|Original message|Below this line is a copy|The (?:original|header of the original) message|Original mail|Undelivered message|Message header follows|Returned message|Unsent message)/im,
   /^ *-{3,} ?(?:original message|headers of your message|end of (?:report|message)|message header|.* message follows)/im,
-  /^(?:Message headers follow|Original message headers:|The original message was|Your message reads \(in part\)|\s*Original message follows|\s*Unsent Message below:|Below is a copy of the original message:|\s*-+Message Header-+)/im,
+  /^(?:Message headers follow|Original message headers:|Your message reads \(in part\)|\s*Original message follows|\s*Unsent Message below:|Below is a copy of the original message:|\s*-+Message Header-+)/im,
   /^(?:Content-Type: (?:message\/rfc822|text\/rfc822-headers))/im,
   /^-+ ?(?:The )?(?:Original|Returned|Message) ?(?:headers|Message|mail|content)? (?:follows?|below)/im,
 ];
@@ -30,7 +32,11 @@ const HEADER_HINT = /^(?:Received|Return-Path|Message-Id|From|To|Subject|Date|X-
 
 /** Decodes the message and picks out text, report parts and the returned original. */
 export function buildView(raw: Buffer | Uint8Array | string): MessageView {
-  const root = parseEntity(toBinaryString(raw));
+  return viewOf(parseEntity(toBinaryString(raw)));
+}
+
+/** The view of an already parsed entity, e.g. a bounce forwarded inside another message. */
+export function viewOf(root: MimePart): MessageView {
   const texts: string[] = [];
   const dsn: string[] = [];
   let feedback = '';
@@ -93,7 +99,7 @@ export function buildView(raw: Buffer | Uint8Array | string): MessageView {
       }
     }
   }
-  return { root, text, dsn, feedback, original: originalMap, originalBlock };
+  return { root, text, dsn, feedback, original: originalMap, originalBlock, originalPart: found.original };
 }
 
 function findOriginalMarker(text: string): number {

@@ -37,7 +37,8 @@ export function parseEntity(src: string, depth = 0): MimePart {
   const headerBlock = src.slice(0, Math.min(split, MAX_HEADER_BYTES));
   const body = split >= src.length ? '' : src.slice(split + (split === 0 ? 1 : 2));
   const headers = parseHeaders(headerBlock);
-  const [type, params] = parseContentType(first(headers, 'content-type'));
+  const declared = first(headers, 'content-type');
+  const [type, params] = declared ? parseContentType(declared) : sniffMultipart(body);
   const part: MimePart = { headers, type, params, body, parts: [] };
   if (depth >= MAX_DEPTH) return part;
   if (type.startsWith('multipart/')) {
@@ -105,6 +106,13 @@ export function parseContentType(value: string): [string, Map<string, string>] {
     }
   }
   return [type.includes('/') ? type : 'text/plain', params];
+}
+
+/** Some MTAs drop the top-level MIME headers but keep the parts: recover the boundary from the body. */
+function sniffMultipart(body: string): [string, Map<string, string>] {
+  const m = /^--([0-9A-Za-z'()+_,./:=?-]{6,70})[ \t]*$/m.exec(body.slice(0, 2048));
+  if (m && body.indexOf('\n--' + m[1], m.index + m[0].length) !== -1) return ['multipart/mixed', new Map([['boundary', m[1]]])];
+  return ['text/plain', new Map()];
 }
 
 function splitMultipart(body: string, boundary: string): string[] {

@@ -20,10 +20,14 @@ const RECIPIENT_LINE: Array<{ name: string; re: RegExp }> = [
   { name: 'text:address-colon', re: new RegExp(`^${A}(?::\\s|\\.\\.\\.\\s?)`) },
   // "Recipient: <a@b>", "Failed recipient: a@b", "Unknown user: a@b", "Your message to: a@b"
   { name: 'text:labelled', re: new RegExp(`^(?:(?:final |original |failed |invalid |unknown )?recipient(?:\\(s\\))?(?: address)?|rcpt|unknown user|user unknown|your message to|address|to address|destinataire|empfänger|e-?mail address|addressee|bad address)\\s*:\\s*[<"]?${A}`, 'i') },
+  // Sendmail transcripts: "550 <a@b>... User unknown", "554 5.0.0 <a@b>... Service unavailable"
+  { name: 'text:reply-address', re: new RegExp(`^[245]\\d\\d[ -](?:[245]\\.\\d{1,3}\\.\\d{1,3} )?<${A}>\\.\\.\\.`) },
   // ">>> RCPT TO:<a@b>" in an SMTP transcript
   { name: 'text:rcpt-to', re: new RegExp(`^(?:>>>|-+>|out:|sent:)?\\s*RCPT TO:\\s*<${A}>`, 'i') },
   // "There was an error delivering your mail to <a@b>.", "The following message to <a@b> was undeliverable."
   { name: 'text:sentence', re: new RegExp(`(?:deliver(?:ing|ed)?(?: (?:your|the) (?:mail|message|e-?mail))? to|message to|mail to|delivery to|delivered to|undeliverable to|forwarded to|transmitted to|could not reach|failed for|unable to deliver to)\\s*:?\\s*<${A}>`, 'i') },
+  // "a@b [User unknown]", "a@b Invalid Address, ERROR_CODE :550": address first, reason after
+  { name: 'text:address-first', re: new RegExp(`^<?${A}>?\\s+[\\[(A-Za-z]`) },
 ];
 
 /** Where a bounce quotes the remote server's reply. */
@@ -34,6 +38,12 @@ const MAX_BLOCK = 2048;
 
 /** Reads failed recipients from free text; `exclude` holds the addresses of the report's own sender and receiver. */
 export function scanTextBounce(fullText: string, exclude: Set<string>): Finding[] {
+  const found = scanWith(fullText, exclude);
+  // Some MTAs address the bounce to the failed recipient itself: try again trusting the text.
+  return found.length || exclude.size === 0 ? found : scanWith(fullText, new Set());
+}
+
+function scanWith(fullText: string, exclude: Set<string>): Finding[] {
   const text = fullText.length > MAX_TEXT ? fullText.slice(0, MAX_TEXT) : fullText;
   const lines = text.split('\n');
   const hits: Array<{ address: string; line: number; rule: string; matched: string }> = [];

@@ -1,9 +1,14 @@
 import type { Rule } from './rule.js';
 
+/** Blocks that name the client host outright; they outrank spam wording in the same reply. */
+export const clientBlockedRules: Rule[] = [
+  { reason: 'blocked', pattern: /\bclient host (?:\[[^\]]{1,60}\] )?(?:rejected|blocked|refused)/i, example: '550 mwinf5c04 ME Adresse IP source bloquee pour incident de spam. Client host blocked for spamming issues. OFR006_102' },
+];
+
 /** The sending IP or host was refused: blocklists, connection-level blocks. Never a hard bounce. */
 export const blockedRules: Rule[] = [
   { reason: 'blocked', pattern: /\b(?:blocked|listed|rejected|refused|denied) (?:using|by|at|in|on) (?:[\w.-]*\.)?(?:spamhaus|spamcop|sorbs|barracuda|dnsbl|rbl|uceprotect|abuseat|cbl|psbl|mailspike|invaluement|truncate\.gbudb|bl\.|zen\.)/i, example: '554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org' },
-  { reason: 'blocked', pattern: /\bclient host (?:\[[^\]]{1,60}\] )?(?:rejected|blocked|refused)|\bblocked using\b|\b(?:ip|host|client|connection|server)(?: address)? (?:\S{1,60} )?(?:is |has been |was )?(?:blocked|blacklisted|black-listed|blocklisted|banned|rejected|refused|not allowed|denied)\b|\bmy name was rejected|\bnot accepting connections/i, example: '554 5.7.1 <a8-95.smtp-out.amazonses.com[203.0.113.22]>: Client host rejected: blocked using mail.neko.example.org' },
+  { reason: 'blocked', pattern: /\bclient host (?:\[[^\]]{1,60}\] )?(?:rejected|blocked|refused)|\bblocked using\b|\b(?:ip|host|client|server)(?: address)? (?:\S{1,60} )?(?:is |has been |was )?(?:blocked|blacklisted|black-listed|blocklisted|banned|rejected|refused|not allowed|denied)\b|\bmy name was rejected|\bnot accepting connections|\binvalid ip for sending/i, example: '554 5.7.1 <a8-95.smtp-out.amazonses.com[203.0.113.22]>: Client host rejected: blocked using mail.neko.example.org' },
   { reason: 'blocked', pattern: /\b(?:blacklisted|blocklisted|blacklist|blocklist|\bdnsbl\b|\brbl\b|realtime block list|spamhaus|spamcop|\bsorbs\b|\bcbl\b)|\blisted (?:on|in|at) (?:an? )?(?:dns|rbl|black|block|spam)|\bblocked for abuse\b|\bblocked by (?:ldap|policy|the recipient|our|an? )/i, example: '550 Error - Blocked for abuse. See http://example.net/nyaan' },
   { reason: 'blocked', pattern: /\bplease use the smtp server of your isp|\bdynamic (?:ip|pool|address)|\bresidential (?:ip|address)|\bdial-?up|\bnot accept(?:ing)? (?:mail|e-?mail|messages|connections) from (?:your|this|dynamic|residential)|\bdirect (?:to mx )?(?:smtp|mail) (?:connections? )?(?:from|is)? ?(?:not allowed|prohibited)/i, example: '550 5.7.0 <shironeko@example.jp>... Please use the smtp server of your ISP.' },
   { reason: 'blocked', pattern: /\baccess (?:denied|refused)[.,;:]? (?:ip|host|client|your ip|\[)|\bconnection (?:refused|rejected|denied) (?:from|by|due)|\b(?:ip|host) (?:\S{1,60} )?(?:is )?not (?:authorized|permitted|allowed) to (?:send|connect|relay)|\bsmtp (?:access|connection) denied|\bnot allowed to send mail from/i, example: '554 5.7.1 Access denied [192.0.2.1]' },

@@ -1,6 +1,6 @@
 import { authFailureRules } from './auth-failure.js';
 import { badReputationRules } from './bad-reputation.js';
-import { blockedRules } from './blocked.js';
+import { blockedRules, clientBlockedRules } from './blocked.js';
 import { contentErrorRules } from './content-error.js';
 import { exceedLimitRules } from './exceed-limit.js';
 import { expiredRules } from './expired.js';
@@ -45,6 +45,7 @@ export const RULES: readonly Rule[] = [
   ...requirePtrRules,
   ...badReputationRules,
   ...speedingRules,
+  ...clientBlockedRules,
   ...virusDetectedRules,
   ...spamDetectedRules,
   ...systemFullRules,
