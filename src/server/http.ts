@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { uuidv7 } from '../core/ids.js';
 import type { App } from '../app.js';
+import { registerApi } from '../api/register.js';
 
 /**
  * The HTTP role without listening: tests use `inject`, `serve` calls `listen`. Every response
@@ -34,6 +35,7 @@ export async function buildHttp(app: App): Promise<FastifyInstance> {
     });
   });
 
+  await registerApi(http, app);
   http.get('/healthz', async () => ({ ok: true }));
   http.get('/readyz', async (_req, reply) => {
     const ok = await app.database.ping();

@@ -1,0 +1,176 @@
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { App } from '../app.js';
+import { listMessageEvents } from '../db/events.js';
+import type { EventRow, Message } from '../db/types.js';
+import { decodeCursor, encodeCursor, idFloor } from './cursor.js';
+import { defineRoute, RequestValidationError } from './route.js';
+import {
+  Cursor,
+  EventTypeEnum,
+  IdParams,
+  Limit,
+  Page,
+  QueryDate,
+  StatusEnum,
+  Timestamp,
+  Uuid,
+  errorBody,
+  errorResponses,
+  notFound,
+} from './schemas.js';
+
+export const MessageView = z.object({
+  id: Uuid,
+  channel: z.enum(['email', 'sms']),
+  recipient: z.string(),
+  status: StatusEnum,
+  stage: z.number().int().meta({ description: '0 unresolved, 1 submission, 2 delivery, 3 engagement, 4 feedback' }),
+  status_at: Timestamp.nullable(),
+  from: z.string().nullable(),
+  subject: z.string().nullable(),
+  envelope_from: z.string().nullable().meta({ description: 'VERP return path the message is sent with' }),
+  message_id_header: z.string().nullable(),
+  client_key: z.string().nullable(),
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
+  engagement: z.object({
+    human_opens: z.number().int(),
+    machine_opens: z.number().int(),
+    human_clicks: z.number().int(),
+    machine_clicks: z.number().int(),
+  }),
+  flags: z.object({
+    machine_open: z.boolean().meta({ description: 'opened by a privacy proxy or scanner at least once' }),
+    machine_click: z.boolean().meta({ description: 'a link was followed by a scanner at least once' }),
+  }),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const EventView = z.object({
+  id: Uuid.meta({ description: 'stable event id (the webhook-id of its webhook)' }),
+  message_seq: z.number().int().meta({ description: "position in the message's timeline by recording order, from 1" }),
+  tenant_seq: z.number().int().meta({ description: 'position in the tenant stream (SSE id)' }),
+  type: EventTypeEnum,
+  occurred_at: Timestamp,
+  recorded_at: Timestamp,
+  source: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  report_id: z.number().int().nullable(),
+});
+
+export const MessageDetail = MessageView.extend({ events: z.array(EventView) });
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export function messageView(m: Message): z.output<typeof MessageView> {
+  return {
+    id: m.id,
+    channel: m.channel,
+    recipient: m.recipient,
+    status: m.status as z.output<typeof StatusEnum>,
+    stage: m.stage,
+    status_at: iso(m.status_at),
+    from: m.from_address,
+    subject: m.subject,
+    envelope_from: m.envelope_from,
+    message_id_header: m.message_id_header,
+    client_key: m.client_key,
+    tags: m.tags,
+    metadata: m.metadata,
+    engagement: {
+      human_opens: m.human_opens,
+      machine_opens: m.machine_opens,
+      human_clicks: m.human_clicks,
+      machine_clicks: m.machine_clicks,
+    },
+    flags: { machine_open: m.machine_opens > 0, machine_click: m.machine_clicks > 0 },
+    created_at: iso(m.created_at)!,
+    updated_at: iso(m.updated_at)!,
+  };
+}
+
+/** The timeline in time order; message_seq is the recording order (what webhooks carry). */
+export function timelineView(events: readonly EventRow[]): Array<z.output<typeof EventView>> {
+  const seq = new Map([...events].sort((a, b) => a.tenant_seq - b.tenant_seq).map((e, i) => [e.id, i + 1]));
+  return events.map((e) => ({
+    id: e.id,
+    message_seq: seq.get(e.id)!,
+    tenant_seq: e.tenant_seq,
+    type: e.type as z.output<typeof EventTypeEnum>,
+    occurred_at: iso(e.occurred_at)!,
+    recorded_at: iso(e.recorded_at)!,
+    source: e.source,
+    data: e.data,
+    report_id: e.report_id,
+  }));
+}
+
+/** Lookup key of an address as stored in recipient_key and suppressions.address. */
+export function recipientKey(v: string): string {
+  return v.trim().toLowerCase();
+}
+
+const ListQuery = z.object({
+  status: StatusEnum.optional(),
+  recipient: z.string().min(1).max(1000).optional(),
+  tag: z.string().min(1).max(64).optional(),
+  since: QueryDate.optional().meta({ description: 'created at or after (inclusive)' }),
+  until: QueryDate.optional().meta({ description: 'created before (exclusive)' }),
+  cursor: Cursor.optional(),
+  limit: Limit,
+});
+
+export function messageRoutes(app: App) {
+  const db = app.database.db;
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/messages/:id',
+      operationId: 'getMessage',
+      summary: 'A message: status, stage, VERP return path, flags and its full event timeline',
+      tag: 'messages',
+      params: IdParams,
+      responses: { 200: { description: 'the message', schema: MessageDetail }, ...errorResponses, 404: notFound },
+      async handler({ params, tenant, req, reply }) {
+        const m = await db
+          .selectFrom('messages')
+          .selectAll()
+          .where('id', '=', params.id)
+          .where('tenant_id', '=', tenant.id)
+          .executeTakeFirst();
+        if (!m) return reply.code(404).send(errorBody(req.id, 'not_found', `no message ${params.id}`));
+        return { ...messageView(m), events: timelineView(await listMessageEvents(db, m.id)) };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/messages',
+      operationId: 'listMessages',
+      summary: 'Messages, newest first, filtered; keyset pagination (stable while messages are added)',
+      tag: 'messages',
+      query: ListQuery,
+      responses: { 200: { description: 'one page', schema: Page(MessageView) }, ...errorResponses },
+      async handler({ query, tenant }) {
+        let q = db.selectFrom('messages').selectAll().where('tenant_id', '=', tenant.id);
+        if (query.cursor !== undefined) {
+          const after = decodeCursor(query.cursor);
+          if (!after) throw new RequestValidationError('cursor', 'cursor: not a cursor returned by this API');
+          q = q.where('id', '<', after);
+        }
+        if (query.status) q = q.where('status', '=', query.status);
+        if (query.recipient) q = q.where('recipient_key', '=', recipientKey(query.recipient));
+        if (query.tag) q = q.where('tags', '@>', sql<string[]>`array[${query.tag}]::text[]`);
+        if (query.since) q = q.where('id', '>=', idFloor(query.since));
+        if (query.until) q = q.where('id', '<', idFloor(query.until));
+        const rows = await q.orderBy('id', 'desc').limit(query.limit + 1).execute();
+        const page = rows.slice(0, query.limit);
+        return {
+          data: page.map(messageView),
+          next_cursor: rows.length > query.limit ? encodeCursor(page[page.length - 1].id) : null,
+        };
+      },
+    }),
+  ];
+}
