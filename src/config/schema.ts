@@ -148,6 +148,39 @@ export const SETTINGS = {
     default: '15m',
     description: 'A sent message with no bounce after this long counts as delivered.',
   }),
+  MAILTRAIL_SEND_CONCURRENCY: setting({
+    schema: z.coerce.number().int().min(1, 'must be 1-100').max(100, 'must be 1-100'),
+    default: '4',
+    description: 'Messages each worker sends at once, over that many pooled relay connections.',
+  }),
+  MAILTRAIL_SEND_MAX_AGE: setting({
+    schema: duration,
+    default: '1d',
+    description: 'How long a message the relay refuses temporarily (4xx, relay down) is retried before it counts as bounced (expired).',
+  }),
+  MAILTRAIL_DKIM_DOMAIN: setting({
+    schema: z.string().regex(/^[a-z0-9.-]+\.[a-z0-9-]+$/i, 'must be a domain name').optional(),
+    description: 'Domain (d=) of the DKIM signature on sent mail. Unset: mail is sent unsigned (the relay may sign).',
+  }),
+  MAILTRAIL_DKIM_SELECTOR: setting({
+    schema: z.string().regex(/^[a-z0-9._-]+$/i, 'must be a DNS label like mail2026').default('mailtrail'),
+    description: 'DKIM selector (s=): the public key is published at <selector>._domainkey.<domain>.',
+  }),
+  MAILTRAIL_DKIM_PRIVATE_KEY: setting({
+    schema: z.string().min(1).optional(),
+    secret: true,
+    description: 'DKIM private key: PEM text (`\\n` accepted for newlines) or the path of a PEM file. Required with MAILTRAIL_DKIM_DOMAIN.',
+  }),
+  MAILTRAIL_TRACKING_FLUSH_MS: setting({
+    schema: z.coerce.number().int().min(0, 'must be 0-1000').max(1000, 'must be 0-1000'),
+    default: '2',
+    description: 'Pixel/click hits are written together every this many milliseconds (group commit); each answer waits for its write.',
+  }),
+  MAILTRAIL_TRACKING_SETTLE: setting({
+    schema: duration,
+    default: '5s',
+    description: 'Age of a hit before it becomes an opened/clicked event, so a scanner that hits every link at once is seen as one burst.',
+  }),
   MAILTRAIL_METRICS: setting({ schema: bool, default: 'true', description: 'Serve Prometheus metrics at /metrics.' }),
   MAILTRAIL_WEBHOOK_TIMEOUT: setting({
     schema: duration,

@@ -54,6 +54,8 @@ export interface MessagesTable {
   machine_opens: Generated<number>;
   human_clicks: Generated<number>;
   machine_clicks: Generated<number>;
+  /** When the relay accepted it (250); null while it waits in the send queue. */
+  sent_at: NullableTimestamp;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -158,7 +160,20 @@ export interface ImapMailboxesTable {
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
+/** Pixel and click hits, durable before the answer; the worker turns them into events. */
+export interface TrackingHitsTable {
+  id: Generated<number>;
+  message_id: string;
+  kind: 'open' | 'click';
+  url: string | null;
+  method: string;
+  user_agent: string | null;
+  ip: string | null;
+  occurred_at: Timestamp;
+}
+
 export interface DB {
+  tracking_hits: TrackingHitsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   messages: MessagesTable;
