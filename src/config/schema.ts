@@ -182,6 +182,24 @@ export const SETTINGS = {
     description: 'Age of a hit before it becomes an opened/clicked event, so a scanner that hits every link at once is seen as one burst.',
   }),
   MAILTRAIL_METRICS: setting({ schema: bool, default: 'true', description: 'Serve Prometheus metrics at /metrics.' }),
+  MAILTRAIL_PROOF_PRIVATE_KEY: setting({
+    schema: z.string().min(1).optional(),
+    secret: true,
+    description: 'Ed25519 private key (PEM; `\\n` accepted for newlines) that signs proof checkpoints. Unset in embedded mode: generated once into the data dir. With DATABASE_URL this or MAILTRAIL_PROOF_KEY_FILE is required.',
+  }),
+  MAILTRAIL_PROOF_KEY_FILE: setting({
+    schema: z.string().min(1).optional(),
+    description: 'File holding the Ed25519 checkpoint key (PEM), instead of MAILTRAIL_PROOF_PRIVATE_KEY.',
+  }),
+  MAILTRAIL_PROOF_CHECKPOINT_INTERVAL: setting({
+    schema: duration,
+    default: '1m',
+    description: 'How often the worker signs a checkpoint of each proof chain that has new entries.',
+  }),
+  MAILTRAIL_RAW_RETENTION: setting({
+    schema: duration.optional(),
+    description: 'Age after which raw report bodies are purged (their sha256 and the proof chain stay), e.g. 90d. Unset: kept forever.',
+  }),
   MAILTRAIL_WEBHOOK_TIMEOUT: setting({
     schema: duration,
     default: '10s',

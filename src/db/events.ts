@@ -4,6 +4,7 @@ import { deriveStatus, type DerivedStatus } from '../core/status.js';
 import type { EventSource, EventType } from '../core/events.js';
 import type { DB, EventRow } from './types.js';
 import { enqueueWebhooks } from '../webhooks/outbox.js';
+import { chainEvents } from '../proof/chain.js';
 
 export interface NewEvent {
   type: EventType;
@@ -68,6 +69,7 @@ export async function appendEvents(
       report_id: e.reportId ?? null,
     }));
     inserted.push(...(await trx.insertInto('events').values(rows).returningAll().execute()));
+    await chainEvents(trx, msg.tenant_id, inserted);
     await enqueueWebhooks(trx, msg.tenant_id, messageId, inserted);
   }
 

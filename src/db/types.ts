@@ -172,6 +172,36 @@ export interface TrackingHitsTable {
   occurred_at: Timestamp;
 }
 
+/** One hash chain per tenant (chain = tenant id) plus the 'system' chain (src/proof). */
+export interface ProofChainsTable {
+  chain: string;
+  seq: Generated<number>;
+  head: string;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface ProofEntriesTable {
+  chain: string;
+  seq: number;
+  kind: 'event' | 'report' | 'purge';
+  event_id: string | null;
+  message_id: string | null;
+  report_id: number | null;
+  content_hash: string;
+  prev_hash: string;
+  hash: string;
+  recorded_at: CreatedAt;
+}
+
+export interface ProofCheckpointsTable {
+  chain: string;
+  seq: number;
+  head: string;
+  at: Timestamp;
+  key_id: string;
+  signature: string;
+}
+
 export interface DB {
   tracking_hits: TrackingHitsTable;
   tenants: TenantsTable;
@@ -180,6 +210,9 @@ export interface DB {
   events: EventsTable;
   suppressions: SuppressionsTable;
   raw_reports: RawReportsTable;
+  proof_chains: ProofChainsTable;
+  proof_entries: ProofEntriesTable;
+  proof_checkpoints: ProofCheckpointsTable;
   imap_mailboxes: ImapMailboxesTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_outbox: WebhookOutboxTable;

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001-initial.js';
 import * as m0003 from './0003-send.js';
 import * as m0004 from './0004-webhooks.js';
+import * as m0005 from './0005-proof.js';
 import * as m0006 from './0006-imap.js';
 
 /** Every migration, in order. Numbers are never reused. */
@@ -9,5 +10,6 @@ export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
   '0003-send': m0003,
   '0004-webhooks': m0004,
+  '0005-proof': m0005,
   '0006-imap': m0006,
 };

@@ -1,0 +1,152 @@
+import { sql, type Transaction } from 'kysely';
+import type { DB, EventRow } from '../db/types.js';
+import { contentHash, type JsonValue } from './canonical.js';
+import {
+  GENESIS,
+  SYSTEM_CHAIN,
+  entryHash,
+  eventContent,
+  purgeContent,
+  reportContent,
+  type EntryKind,
+  type ReportFacts,
+} from './format.js';
+
+/**
+ * Writing the hash chains, always inside the transaction that writes the facts themselves, so a
+ * fact and its entry commit together or not at all.
+ *
+ * Lock order, the same for every writer so that no two transactions wait on each other in a
+ * cycle: tenant rows in tenant id order (appendEvents takes them), each tenant's chain row right
+ * after its tenant row, and the system chain row last.
+ */
+
+interface PendingEntry {
+  kind: EntryKind;
+  content: JsonValue;
+  event_id?: string;
+  message_id?: string;
+  report_id?: number;
+}
+
+/**
+ * Chains events just inserted by appendEvents, under the tenant row lock it holds: the chain
+ * grows in tenant_seq order with no fork. A raw report the events cite is chained into this
+ * tenant's chain first (once), so a tenant's chain proves the reports its events rest on.
+ */
+export async function chainEvents(trx: Transaction<DB>, tenantId: string, events: readonly EventRow[]): Promise<void> {
+  if (events.length === 0) return;
+  const reportIds = [...new Set(events.map((e) => e.report_id).filter((id): id is number => id !== null))];
+  const reports = reportIds.length > 0 ? await unchainedReports(trx, tenantId, reportIds) : [];
+  await appendEntries(trx, tenantId, [
+    ...reports.map(reportEntry),
+    ...events.map((e): PendingEntry => ({ kind: 'event', content: eventContent(e), event_id: e.id, message_id: e.message_id })),
+  ]);
+}
+
+/**
+ * Chains a stored raw report into a tenant's chain, or into the system chain when `tenantId` is
+ * null (a report no tenant's events cite: uncorrelated, or nothing to record). Idempotent per
+ * chain. Call it after any appendEvents of the same transaction (the system chain locks last).
+ * Returns whether an entry was written.
+ */
+export async function chainReport(trx: Transaction<DB>, tenantId: string | null, report: ReportFacts): Promise<boolean> {
+  const chain = tenantId ?? SYSTEM_CHAIN;
+  if (tenantId) await lockTenant(trx, tenantId);
+  const done = await trx
+    .selectFrom('proof_entries')
+    .select('seq')
+    .where('chain', '=', chain)
+    .where('kind', '=', 'report')
+    .where('report_id', '=', report.id)
+    .executeTakeFirst();
+  if (done) return false;
+  await appendEntries(trx, chain, [reportEntry(report)]);
+  return true;
+}
+
+/**
+ * Records that a report's raw body was purged, in every chain that holds the report (the system
+ * chain when none does). Returns the chains written to.
+ */
+export async function chainPurge(trx: Transaction<DB>, report: Pick<ReportFacts, 'id' | 'sha256'>, purgedAt: Date): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('proof_entries')
+    .select('chain')
+    .distinct()
+    .where('kind', '=', 'report')
+    .where('report_id', '=', report.id)
+    .execute();
+  const tenants = rows.map((r) => r.chain).filter((c) => c !== SYSTEM_CHAIN).sort();
+  const chains = rows.length === 0 || rows.some((r) => r.chain === SYSTEM_CHAIN) ? [...tenants, SYSTEM_CHAIN] : tenants;
+  const entry: PendingEntry = { kind: 'purge', content: purgeContent(report, purgedAt), report_id: report.id };
+  for (const chain of chains) {
+    if (chain !== SYSTEM_CHAIN) await lockTenant(trx, chain);
+    await appendEntries(trx, chain, [entry]);
+  }
+  return chains;
+}
+
+function reportEntry(r: ReportFacts): PendingEntry {
+  return { kind: 'report', content: reportContent(r), report_id: r.id };
+}
+
+async function lockTenant(trx: Transaction<DB>, tenantId: string): Promise<void> {
+  await trx.selectFrom('tenants').select('id').where('id', '=', tenantId).forUpdate().executeTakeFirstOrThrow();
+}
+
+/** Reports among `ids` that are not yet in the tenant's chain, oldest first. */
+async function unchainedReports(trx: Transaction<DB>, chain: string, ids: number[]): Promise<ReportFacts[]> {
+  const chained = await trx
+    .selectFrom('proof_entries')
+    .select('report_id')
+    .where('chain', '=', chain)
+    .where('kind', '=', 'report')
+    .where('report_id', 'in', ids)
+    .execute();
+  const have = new Set(chained.map((r) => r.report_id));
+  const missing = ids.filter((id) => !have.has(id));
+  if (missing.length === 0) return [];
+  return trx
+    .selectFrom('raw_reports')
+    .select(['id', 'sha256', 'size', 'source', 'received_at'])
+    .where('id', 'in', missing)
+    .orderBy('id')
+    .execute();
+}
+
+/**
+ * Extends a chain. The upsert locks the chain row (created on first use) until commit, so two
+ * writers of one chain queue up and each extends the head the other committed.
+ */
+async function appendEntries(trx: Transaction<DB>, chain: string, pending: readonly PendingEntry[]): Promise<void> {
+  if (pending.length === 0) return;
+  const head = await trx
+    .insertInto('proof_chains')
+    .values({ chain, head: GENESIS })
+    .onConflict((oc) => oc.column('chain').doUpdateSet({ chain: (eb) => eb.ref('excluded.chain') }))
+    .returning(['seq', 'head'])
+    .executeTakeFirstOrThrow();
+  let seq = head.seq;
+  let prev = head.head;
+  const rows = pending.map((p) => {
+    seq += 1;
+    const ch = contentHash(p.content);
+    const hash = entryHash(chain, seq, prev, ch);
+    const row = {
+      chain,
+      seq,
+      kind: p.kind,
+      event_id: p.event_id ?? null,
+      message_id: p.message_id ?? null,
+      report_id: p.report_id ?? null,
+      content_hash: ch,
+      prev_hash: prev,
+      hash,
+    };
+    prev = hash;
+    return row;
+  });
+  await trx.insertInto('proof_entries').values(rows).execute();
+  await trx.updateTable('proof_chains').set({ seq, head: prev, updated_at: sql<Date>`now()` }).where('chain', '=', chain).execute();
+}
