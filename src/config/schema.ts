@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseMailboxUrls } from '../imap/mailbox-url.js';
 
 /**
  * Every setting mailtrail reads, from the environment only. One entry per variable: its schema,
@@ -226,6 +227,30 @@ export const SETTINGS = {
   MAILTRAIL_REPORTS_TENANT: setting({
     schema: z.string().min(1).optional(),
     description: 'Tenant (name) whose API keys also see inbound reports that matched no tenant at all. Unset: nobody sees them through the API.',
+  }),
+  MAILTRAIL_IMAP_URLS: setting({
+    schema: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        const r = parseMailboxUrls(v ?? '');
+        if (r.ok) return r.mailboxes;
+        ctx.addIssue({ code: 'custom', message: r.error });
+        return z.NEVER;
+      }),
+    secret: true,
+    description:
+      'Bounce mailboxes to poll (worker role), comma list of `imap(s)://user:password@host[:port]/Folder?after=move:Processed|flag[:\\Seen]|delete&error=Errors&tls=starttls|off&insecure=false`. Unset: no polling.',
+  }),
+  MAILTRAIL_IMAP_POLL_INTERVAL: setting({
+    schema: duration,
+    default: '60s',
+    description: 'How often a mailbox is checked when the server has no IDLE; with IDLE, the longest wait between checks.',
+  }),
+  MAILTRAIL_IMAP_MAX_SIZE: setting({
+    schema: z.coerce.number().int().min(1024, 'must be at least 1024 bytes'),
+    default: '10485760',
+    description: 'Largest mailbox message in bytes that is parsed; a bigger one is stored cut to this size as unparseable and moved to the error folder.',
   }),
 } as const;
 

@@ -156,7 +156,6 @@ export interface ImapMailboxesTable {
   /** The poller holding the mailbox until lease_until. */
   owner: string | null;
   lease_until: NullableTimestamp;
-  last_poll_at: NullableTimestamp;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
