@@ -1,4 +1,7 @@
 import type { App } from '../app.js';
+import { createIngestor } from '../ingest/ingest.js';
+import { defaultParser } from '../ingest/parser.js';
+import { startSmtp } from '../smtp/listener.js';
 import { buildHttp } from './http.js';
 import { startWorker } from './worker.js';
 
@@ -32,6 +35,11 @@ export async function serve(app: App, roles: readonly Role[] = ROLES): Promise<R
       running.http = { port: typeof addr === 'object' && addr ? addr.port : app.config.MAILTRAIL_HTTP_PORT };
       stops.push(() => http.close());
       app.log.info({ role: 'http', port: running.http.port }, 'http listening');
+    }
+    if (roles.includes('smtp')) {
+      const smtp = await startSmtp(app, createIngestor(app, defaultParser));
+      running.smtp = { port: smtp.port };
+      stops.push(() => smtp.stop());
     }
   } catch (err) {
     await running.stop();

@@ -1,0 +1,195 @@
+import { hostname } from 'node:os';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import type { App } from '../app.js';
+import type { Ingestor } from '../ingest/ingest.js';
+import type { Log } from '../log.js';
+import { smtpMetrics, type SmtpLimit } from './metrics.js';
+import { ConnectionRateLimit } from './rate-limit.js';
+import { tlsCredentials } from './tls.js';
+
+export interface SmtpListener {
+  port: number;
+  /** Stops accepting connections, lets in-flight messages finish (up to the shutdown timeout). */
+  stop(): Promise<void>;
+}
+
+/** A reply with an SMTP code, as smtp-server expects from handler errors. */
+function reply(code: number, message: string): Error & { responseCode: number } {
+  return Object.assign(new Error(message), { responseCode: code });
+}
+
+/**
+ * The inbound SMTP role: accepts mail for the bounce domain(s) only and hands each message to
+ * ingest. The answer to DATA follows ingest's outcome: 250 once the report is committed, 451
+ * 4.3.0 when the database could not take it (the sender retries), 5xx only for mail we will never
+ * take.
+ */
+export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListener> {
+  const cfg = app.config;
+  const log = app.log.child({ role: 'smtp' });
+  const metrics = smtpMetrics(app.metrics);
+  const domains = new Set(cfg.MAILTRAIL_BOUNCE_DOMAIN);
+  const rate = new ConnectionRateLimit(cfg.MAILTRAIL_SMTP_RATE_PER_MINUTE);
+  const tls = await tlsCredentials(cfg);
+  const limitHit = (limit: SmtpLimit, session: Pick<SMTPServerSession, 'id' | 'remoteAddress'> | null, detail?: object) => {
+    metrics.limitHits.inc({ limit });
+    log.warn({ code: 'MT_ERR_SMTP_LIMIT', limit, session: session?.id, remote: session?.remoteAddress, ...detail }, `smtp limit hit: ${limit}`);
+  };
+
+  const options: SMTPServerOptions = {
+    name: hostname(),
+    banner: 'mailtrail bounce processor',
+    size: cfg.MAILTRAIL_SMTP_MAX_SIZE,
+    maxClients: cfg.MAILTRAIL_SMTP_MAX_CLIENTS,
+    socketTimeout: cfg.MAILTRAIL_SMTP_IDLE_TIMEOUT,
+    closeTimeout: cfg.MAILTRAIL_SHUTDOWN_TIMEOUT,
+    useProxy: cfg.MAILTRAIL_SMTP_PROXY_PROTOCOL,
+    key: tls.key,
+    cert: tls.cert,
+    authOptional: true,
+    disabledCommands: ['AUTH'],
+    // Reverse DNS of the sending MTA is not used for anything and may hang on a broken resolver.
+    disableReverseLookup: true,
+    logger: limitObserver(log, limitHit) as unknown as SMTPServerOptions['logger'],
+
+    onConnect(session, callback) {
+      if (!rate.take(session.remoteAddress)) {
+        limitHit('rate', session);
+        return callback(reply(421, '4.7.0 Too many connections from your address, try again later'));
+      }
+      callback();
+    },
+
+    onMailFrom(_address, _session, callback) {
+      // The null sender <> is what DSNs use; any sender is fine, what we accept is decided by RCPT.
+      callback();
+    },
+
+    onRcptTo(address, session, callback) {
+      const domain = address.address.slice(address.address.lastIndexOf('@') + 1).toLowerCase();
+      if (!address.address.includes('@') || !domains.has(domain)) {
+        metrics.relayDenied.inc();
+        log.info({ session: session.id, remote: session.remoteAddress, domain }, 'smtp relay denied');
+        return callback(reply(550, '5.1.1 Recipient address rejected: not a bounce domain of this server (no relaying)'));
+      }
+      if (session.envelope.rcptTo.length >= cfg.MAILTRAIL_SMTP_MAX_RECIPIENTS) {
+        limitHit('recipients', session, { max: cfg.MAILTRAIL_SMTP_MAX_RECIPIENTS });
+        return callback(reply(452, '4.5.3 Too many recipients'));
+      }
+      callback();
+    },
+
+    onData(stream, session, callback) {
+      receive(stream, session).then(
+        (r) => callback(r.error ?? null, r.message),
+        (err) => callback(reply(451, `4.3.0 ${(err as Error).message}`)),
+      );
+    },
+  };
+
+  async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<{ error?: Error; message?: string }> {
+    const raw = await readData(stream, session);
+    if (raw === 'timeout') return { error: reply(421, '4.4.2 Data transfer took too long') };
+    if (stream.sizeExceeded) {
+      limitHit('size', session, { max: cfg.MAILTRAIL_SMTP_MAX_SIZE });
+      metrics.messages.inc({ outcome: 'rejected' });
+      return { error: reply(552, `5.3.4 Message too big (the limit is ${cfg.MAILTRAIL_SMTP_MAX_SIZE} bytes)`) };
+    }
+    const end = metrics.replyDelay.startTimer();
+    try {
+      const outcome = await ingestor.ingest(raw, {
+        source: 'smtp',
+        mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+        rcptTo: session.envelope.rcptTo.map((r) => r.address),
+        remoteAddress: session.remoteAddress,
+      });
+      metrics.messages.inc({ outcome: 'accepted' });
+      return { message: `2.0.0 Ok: stored as report ${outcome.reportId}${outcome.duplicate ? ' (already had it)' : ''}` };
+    } catch (err) {
+      metrics.messages.inc({ outcome: 'tempfail' });
+      log.error({ err, code: 'MT_ERR_INGEST_STORE', session: session.id, remote: session.remoteAddress }, 'could not store inbound report; answered 451');
+      return { error: reply(451, '4.3.0 Temporary failure storing the message, try again later') };
+    } finally {
+      end();
+    }
+  }
+
+  /** The message bytes, or 'timeout' when the sender trickles longer than the data timeout. */
+  function readData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<Buffer | 'timeout'> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const timer = setTimeout(() => {
+        limitHit('data_timeout', session, { ms: cfg.MAILTRAIL_SMTP_DATA_TIMEOUT });
+        stream.removeAllListeners('data');
+        for (const c of server.connections) {
+          if (c.session === session) {
+            c.send(421, '4.4.2 Data transfer took too long, closing connection');
+            c.close();
+          }
+        }
+        resolve('timeout');
+      }, cfg.MAILTRAIL_SMTP_DATA_TIMEOUT);
+      stream.on('data', (chunk: Buffer) => {
+        // Past the size limit the bytes are drained, not kept: the answer will be 552.
+        if (stream.sizeExceeded || size + chunk.length > cfg.MAILTRAIL_SMTP_MAX_SIZE) return;
+        size += chunk.length;
+        chunks.push(chunk);
+      });
+      stream.once('end', () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks, size));
+      });
+      stream.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  const server = new SMTPServer(options);
+  server.on('error', (err) => log.warn({ err, code: 'MT_ERR_SMTP_CONNECTION' }, 'smtp connection error'));
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(cfg.MAILTRAIL_SMTP_PORT, cfg.MAILTRAIL_SMTP_HOST, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : cfg.MAILTRAIL_SMTP_PORT;
+  log.info({ port, domains: [...domains], tls: tls.source, proxy: cfg.MAILTRAIL_SMTP_PROXY_PROTOCOL }, 'smtp listening');
+  return {
+    port,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * smtp-server enforces a few limits itself (declared SIZE, maxClients, idle timeout, junk
+ * commands) and only tells through its logger: this logger watches the replies it sends for
+ * them, so every limit hit is counted, and passes its errors on.
+ */
+function limitObserver(log: Log, hit: (limit: SmtpLimit, session: null, detail?: object) => void) {
+  const watch = (_meta: unknown, ...args: unknown[]) => {
+    if (args[0] !== 'S:' && args[0] !== 'S: %s') return;
+    const line = String(args[1] ?? '');
+    if (!line.startsWith('4') && !line.startsWith('5')) return;
+    if (line.startsWith('552 Error: message exceeds fixed maximum')) hit('size', null, { declared: true });
+    else if (line.includes('Too many connected clients')) hit('clients', null);
+    else if (line.startsWith('421 Timeout')) hit('idle_timeout', null);
+    else if (/too many (unrecognized|unauthenticated) commands/.test(line)) hit('commands', null);
+  };
+  const quiet = () => {};
+  return {
+    trace: quiet,
+    debug: watch,
+    info: watch,
+    warn: quiet,
+    error: (meta: unknown, ...args: unknown[]) => log.warn({ smtp: meta, code: 'MT_ERR_SMTP_CONNECTION' }, String(args[0] ?? 'smtp error')),
+    fatal: quiet,
+    child() {
+      return this;
+    },
+  };
+}
