@@ -1,14 +1,28 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { App } from '../app.js';
 import { authenticator } from './auth.js';
+import { apiKeyRoutes } from './api-keys.js';
 import { messageRoutes } from './messages.js';
 import { docsPage, openApiDocument } from './openapi.js';
 import { RequestValidationError, registerRoutes, zodValidatorCompiler, type AnyRoute } from './route.js';
+import { reportRoutes } from './reports.js';
 import { errorBody } from './schemas.js';
+import { statsRoutes } from './stats.js';
+import { StreamRegistry, streamRoutes } from './stream.js';
+import { suppressionRoutes } from './suppressions.js';
+import { webhookRoutes } from './webhooks.js';
 
 /** Every operation of the sender API, in documentation order. */
-export function apiRoutes(app: App): AnyRoute[] {
-  return [...messageRoutes(app)];
+export function apiRoutes(app: App, streams = new StreamRegistry()): AnyRoute[] {
+  return [
+    ...messageRoutes(app),
+    ...statsRoutes(app),
+    ...suppressionRoutes(app),
+    ...reportRoutes(app),
+    ...webhookRoutes(app),
+    ...streamRoutes(app, streams),
+    ...apiKeyRoutes(app),
+  ];
 }
 
 /**
@@ -16,7 +30,10 @@ export function apiRoutes(app: App): AnyRoute[] {
  * endpoints beside it keep theirs), plus /openapi.json and /docs generated from the same routes.
  */
 export async function registerApi(http: FastifyInstance, app: App): Promise<void> {
-  const routes = apiRoutes(app);
+  const streams = new StreamRegistry();
+  const routes = apiRoutes(app, streams);
+  // Open event streams would keep close() waiting for ever: end them first.
+  http.addHook('preClose', async () => streams.closeAll());
   const doc = openApiDocument(routes, app.config.MAILTRAIL_PUBLIC_URL);
   const docsHtml = docsPage(doc);
   http.get('/openapi.json', async () => doc);
