@@ -95,7 +95,8 @@ function parseView(view: MessageView, depth: number): Report {
 /** DSN recipients without a Diagnostic-Code borrow the human-readable text written for them. */
 function fillFromText(findings: Finding[], view: MessageView, exclude: Set<string>): void {
   // A single-recipient transcript (">>> DATA / <<< 550 ...") tells at which stage it failed.
-  if (findings.length === 1) findings[0].command ||= findCommand(view.text);
+  // A transcript that also shows RCPT TO may have failed there; only a lone DATA is conclusive.
+  if (findings.length === 1 && !/RCPT TO/i.test(view.text)) findings[0].command ||= findCommand(view.text);
   if (findings.every((f) => f.diagnostic)) return;
   const byAddress = new Map(scanTextBounce(view.text, exclude).map((f) => [String(f.recipient).toLowerCase(), f]));
   for (const f of findings) {

@@ -110,7 +110,8 @@ export function parseContentType(value: string): [string, Map<string, string>] {
 
 /** Some MTAs drop the top-level MIME headers but keep the parts: recover the boundary from the body. */
 function sniffMultipart(body: string): [string, Map<string, string>] {
-  const m = /^--([0-9A-Za-z'()+_,./:=?-]{6,70})[ \t]*$/m.exec(body.slice(0, 2048));
+  // Only a delimiter right at the top counts: one deep in the text belongs to a quoted original.
+  const m = /^--([0-9A-Za-z'()+_,./:=?-]{6,70})[ \t]*$/m.exec(body.slice(0, 400));
   if (m && body.indexOf('\n--' + m[1], m.index + m[0].length) !== -1) return ['multipart/mixed', new Map([['boundary', m[1]]])];
   return ['text/plain', new Map()];
 }

@@ -49,7 +49,8 @@ function scanWith(fullText: string, exclude: Set<string>): Finding[] {
   const hits: Array<{ address: string; line: number; rule: string; matched: string }> = [];
   const seen = new Set<string>();
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
+    // Bounces forwarded by a person arrive quoted with "> ": read through the quoting.
+    const line = lines[i].replace(/^(?:>[ \t]?)+/, '').trim();
     if (line.indexOf('@') === -1 || line.length > 1000) continue;
     for (const { name, re } of RECIPIENT_LINE) {
       const m = re.exec(line);
