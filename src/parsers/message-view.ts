@@ -1,4 +1,4 @@
-import { first, parseEntity, parseHeaders, partText, toBinaryString, transferDecoded, walk } from './mime.js';
+import { first, parseEntity, parseHeaders, partText, toBinaryString, transferDecoded } from './mime.js';
 import type { MimePart } from './mime.js';
 
 /** The pieces of one inbound message that the layouts look at, decoded once. */
@@ -112,7 +112,7 @@ function findOriginalMarker(text: string): number {
 }
 
 /** Crude but linear HTML → text: enough for provider bounces sent as HTML only. */
-export function htmlToText(html: string): string {
+function htmlToText(html: string): string {
   return html
     .replace(/<(?:style|script)[^>]*>[^<]*<\/(?:style|script)>/gi, '')
     .replace(/<br\s*\/?>|<\/(?:p|div|tr|li|h\d)>/gi, '\n')

@@ -157,9 +157,3 @@ export function decodeQuotedPrintable(s: string): string {
 export function partText(part: MimePart): string {
   return decodeBytes(transferDecoded(part), part.params.get('charset') ?? '');
 }
-
-/** Visits every part depth-first, parents before children. */
-export function walk(part: MimePart, visit: (p: MimePart, depth: number) => void, depth = 0): void {
-  visit(part, depth);
-  for (const child of part.parts) walk(child, visit, depth + 1);
-}

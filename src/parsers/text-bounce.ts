@@ -98,7 +98,7 @@ export function findingFromBlock(address: string | null, block: string, preamble
 }
 
 /** Collapses the whitespace of a multi-line reply into one line. */
-export function squeeze(s: string): string {
+function squeeze(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
 
