@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, configDocs, describeConfig, loadConfig } from './config/load.js';
 import { migrate } from './db/connect.js';
 import { createApiKey, ensureTenant } from './db/tenants.js';
+import { runProof } from './cli/proof.js';
 import { openApp } from './server/bootstrap.js';
 import { ROLES, serve, type Role } from './server/serve.js';
 
@@ -15,9 +16,11 @@ const USAGE = `usage: mailtrail <command>
   config check                         validate the environment, print the effective config (secrets masked)
   config docs                          print the configuration table (Markdown)
   apikey create --tenant NAME [--label TEXT]   create an API key; it is printed once
+  proof export|verify|check|checkpoint ...    tamper-evident trail: bundles, offline verification (see: mailtrail proof)
 `;
 
 const commands: Record<string, Command> = {
+  proof: (args) => runProof(args, { stdout: process.stdout, stderr: process.stderr, env: process.env }),
   serve: async (args) => {
     const { values } = parseArgs({ args, options: { role: { type: 'string', multiple: true } } });
     const roles = (values.role ?? [...ROLES]) as Role[];

@@ -40,7 +40,7 @@ export async function chainEvents(trx: Transaction<DB>, tenantId: string, events
   const reports = reportIds.length > 0 ? await unchainedReports(trx, tenantId, reportIds) : [];
   await appendEntries(trx, tenantId, [
     ...reports.map(reportEntry),
-    ...events.map((e): PendingEntry => ({ kind: 'event', content: eventContent(e), event_id: e.id, message_id: e.message_id })),
+    ...events.map((e): PendingEntry => ({ kind: 'event', content: eventContent(e), event_id: e.id, message_id: e.message_id, report_id: e.report_id ?? undefined })),
   ]);
 }
 

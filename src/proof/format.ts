@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { canonicalJson, sha256Hex, type JsonValue } from './canonical.js';
 
 /**
@@ -101,4 +102,9 @@ export function checkpointMessage(c: CheckpointFacts): Buffer {
     }),
     'utf8',
   );
+}
+
+/** A key's id: sha256 hex of its SPKI DER encoding (`openssl pkey -pubin -outform DER | sha256sum`). */
+export function keyIdOf(publicKey: KeyObject): string {
+  return sha256Hex(publicKey.export({ type: 'spki', format: 'der' }));
 }

@@ -2,8 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyO
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, type Config } from '../config/load.js';
-import { sha256Hex } from './canonical.js';
-import { checkpointMessage, type CheckpointFacts } from './format.js';
+import { checkpointMessage, keyIdOf, type CheckpointFacts } from './format.js';
 
 /** The Ed25519 key that signs checkpoints. */
 export interface ProofKey {
@@ -12,11 +11,6 @@ export interface ProofKey {
   /** SPKI PEM, as published at /v1/proof/public-key and put in every bundle. */
   publicPem: string;
   keyId: string;
-}
-
-/** A key's id: sha256 hex of its SPKI DER encoding (what `openssl pkey -pubout -outform DER | sha256sum` prints). */
-export function keyIdOf(publicKey: KeyObject): string {
-  return sha256Hex(publicKey.export({ type: 'spki', format: 'der' }));
 }
 
 export function signCheckpoint(key: ProofKey, c: Omit<CheckpointFacts, 'key_id'>): { key_id: string; signature: string } {

@@ -1,6 +1,7 @@
 import type { App } from '../app.js';
 import { ensureEventPartitions } from '../db/partitions.js';
 import { webhookDeliveryJob } from '../webhooks/deliver.js';
+import { proofCheckpointJob, rawRetentionJob } from '../proof/jobs.js';
 
 /** A periodic job of the worker role. `run` returns how much it did (0 = idle). */
 export interface Job {
@@ -20,7 +21,7 @@ const partitions: Job = {
 
 /** Every job the worker runs; each role of each node may run them all (they take work with SKIP LOCKED). */
 export function workerJobs(): Job[] {
-  return [partitions, webhookDeliveryJob];
+  return [partitions, proofCheckpointJob, rawRetentionJob, webhookDeliveryJob];
 }
 
 export interface Worker {
