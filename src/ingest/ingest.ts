@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely';
 import type { App } from '../app.js';
 import { appendEvents, type NewEvent } from '../db/events.js';
 import type { DB } from '../db/types.js';
+import { chainReport } from '../proof/chain.js';
 import { correlate, type Correlation, type Target } from './correlate.js';
 import { eventFor, unsubscribeEvent, type EffectContext } from './effects.js';
 import { jsonSafe } from './json-safe.js';
@@ -80,6 +81,7 @@ export async function applyReport(trx: Transaction<DB>, app: App, p: PreparedRep
   }
   const ctx: EffectContext = { sha256: p.sha256, reportId: inserted.id, occurredAt: now, source: p.envelope.source };
   const events = await applyEffects(trx, app, planEffects(p, corr, ctx));
+  if (events === 0) await chainReport(trx, null, { id: inserted.id, sha256: p.sha256, size: p.size, source: p.envelope.source, received_at: now });
   return {
     reportId: inserted.id,
     duplicate: false,

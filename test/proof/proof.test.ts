@@ -24,6 +24,9 @@ import { verifyBundle } from '../../src/proof/verify.js';
 import { buildHttp } from '../../src/server/http.js';
 import { dialect, testApp, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
+import { fixtureParser, rawOf, report as fixtureReport } from '../ingest/fixtures.js';
+import { createIngestor } from '../../src/ingest/ingest.js';
+import { verpAddress } from '../../src/core/tokens.js';
 
 const exec = promisify(execFile);
 const KEY_PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -412,6 +415,27 @@ describe(`proof of events on ${dialect}`, () => {
     expect(r.problems).toEqual([]);
     expect(r.notes.join()).toMatch(new RegExp(`report ${report.id}: raw body purged at .*its sha256 ${row.sha256} is still proven`));
     expect((await checkChain(app, tenant.id)).problems).toEqual([]);
+  });
+
+  it('ingest chains a correlated report with its event, and an uncorrelated one into the system chain', async () => {
+    const tenant = await ensureTenant(db(), 'ingest');
+    const m = await insertMessage(db(), tenant.id, 'someone@example.com');
+    const ingestor = createIngestor(app, fixtureParser);
+    const bounce = await ingestor.ingest(rawOf(fixtureReport()), { source: 'smtp', mailFrom: '', rcptTo: [verpAddress(app.secret, m, 'bounces.test')] });
+    expect(bounce.events).toBe(1);
+    const kinds = await db().selectFrom('proof_entries').select(['kind', 'report_id']).where('chain', '=', tenant.id).orderBy('seq').execute();
+    expect(kinds).toEqual([
+      { kind: 'report', report_id: bounce.reportId },
+      { kind: 'event', report_id: bounce.reportId },
+    ]);
+    const bundle = await exportBundle(app, tenant.id, { messageId: m });
+    expect(bundle.reports.map((r) => r.raw_gzip_base64 !== null)).toEqual([true]);
+    expect(verifyBundle(clone(bundle)).problems).toEqual([]);
+
+    const stray = await ingestor.ingest(rawOf(fixtureReport({ recipients: [] })), { source: 'smtp', mailFrom: 'x@example.org', rcptTo: ['nobody@bounces.test'] });
+    expect(stray.correlated).toBe(0);
+    const system = await db().selectFrom('proof_entries').select('kind').where('chain', '=', SYSTEM_CHAIN).where('report_id', '=', stray.reportId).execute();
+    expect(system).toEqual([{ kind: 'report' }]);
   });
 
   it('the CLI verifies a bundle file offline and says what is wrong and where', async () => {
