@@ -62,13 +62,15 @@ export function streamRoutes(app: App, streams: StreamRegistry) {
 
         const abort = new AbortController();
         const unregister = streams.add(abort);
-        req.raw.once('close', () => abort.abort());
         reply.hijack();
         const res = reply.raw;
+        // The client went away (or the socket broke): stop following.
+        res.once('close', () => abort.abort());
         res.writeHead(200, {
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-cache, no-transform',
-          connection: 'keep-alive',
+          // A stream is one long response: closing its socket at the end lets shutdown finish at once.
+          connection: 'close',
           'x-accel-buffering': 'no',
           'x-request-id': req.id,
         });
