@@ -101,8 +101,8 @@ describe(`sender API (inject) on ${dialect}`, () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await get(`/v1/messages?limit=7${cursor ? `&cursor=${cursor}` : ''}`, key)).json();
-      seen.push(...page.data.map((m: { id: string }) => m.id));
+      const page: { data: Array<{ id: string }>; next_cursor: string | null } = (await get(`/v1/messages?limit=7${cursor ? `&cursor=${cursor}` : ''}`, key)).json();
+      seen.push(...page.data.map((m) => m.id));
       cursor = page.next_cursor;
     } while (cursor);
     expect(seen).toEqual([...ids].sort().reverse());

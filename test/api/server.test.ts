@@ -57,6 +57,8 @@ describe(`sender API through the started server on ${dialect}`, () => {
   let tenantA: string;
   let tenantB: string;
   const call = (path: string, key: string) => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const json = async (path: string, key: string): Promise<any> => (await call(path, key)).json();
 
   beforeAll(async () => {
     t = await testApp({ MAILTRAIL_HTTP_HOST: '127.0.0.1', MAILTRAIL_HTTP_PORT: '28120' });
@@ -83,9 +85,9 @@ describe(`sender API through the started server on ${dialect}`, () => {
     const res = await call(`/v1/messages/${mineA}`, keyB);
     expect(res.status).toBe(404);
     expect(res.headers.get('x-request-id')).toBeTruthy();
-    expect((await (await call(`/v1/messages/${mineA}`, keyA)).json()).id).toBe(mineA);
-    expect((await (await call('/v1/messages?recipient=shared@example.com', keyB)).json()).data).toEqual([]);
-    expect((await (await call('/v1/stats', keyB)).json()).groups).toEqual([]);
+    expect((await json(`/v1/messages/${mineA}`, keyA)).id).toBe(mineA);
+    expect((await json('/v1/messages?recipient=shared@example.com', keyB)).data).toEqual([]);
+    expect((await json('/v1/stats', keyB)).groups).toEqual([]);
     const streamB = openStream(`${base}/v1/events/stream`, keyB);
     const streamA = openStream(`${base}/v1/events/stream`, keyA);
     await until(() => streamA.events.length >= 1, 10_000, 'A to see its event');
