@@ -1,10 +1,13 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { App } from '../app.js';
+import { submitMessage, type SubmitOutcome } from '../send/submit.js';
+import { SubmitMessageInput } from '../send/submit-schema.js';
 import { listMessageEvents } from '../db/events.js';
 import type { EventRow, Message } from '../db/types.js';
 import { decodeCursor, encodeCursor, idFloor } from './cursor.js';
 import { defineRoute, RequestValidationError } from './route.js';
+import { addressKey } from './suppressions.js';
 import {
   Cursor,
   EventTypeEnum,
@@ -107,11 +110,6 @@ export function timelineView(events: readonly EventRow[]): Array<z.output<typeof
   }));
 }
 
-/** Lookup key of an address as stored in recipient_key and suppressions.address. */
-export function recipientKey(v: string): string {
-  return v.trim().toLowerCase();
-}
-
 const ListQuery = z.object({
   status: StatusEnum.optional(),
   recipient: z.string().min(1).max(1000).optional(),
@@ -122,9 +120,74 @@ const ListQuery = z.object({
   limit: Limit,
 });
 
+const MAX_BATCH = 1000;
+const BATCH_CONCURRENCY = 4;
+const SubmitBatch = z.object({ messages: z.array(SubmitMessageInput).min(1).max(MAX_BATCH) }).strict();
+const SubmitBody = z.union([SubmitMessageInput, SubmitBatch]);
+const IdempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+const Submitted = z.object({
+  id: Uuid,
+  status: StatusEnum.meta({ description: 'queued, erroneous or rejected; for a repeated idempotency key, the current status' }),
+  created: z.boolean().meta({ description: 'false: the idempotency key named an existing message, returned as is' }),
+});
+const BatchResult = z.object({ results: z.array(Submitted.extend({ index: z.number().int() })) });
+
 export function messageRoutes(app: App) {
   const db = app.database.db;
   return [
+    defineRoute({
+      method: 'POST',
+      url: '/messages',
+      operationId: 'submitMessages',
+      summary: 'Submit one message, or a batch `{ messages: [...] }` of up to 1,000; with Idempotency-Key, a retry returns the first result',
+      tag: 'messages',
+      body: SubmitBody,
+      headers: {
+        'idempotency-key': {
+          description: 'same key, same message (a batch uses `<key>:<index>` per message); a client_key in the body wins',
+          schema: IdempotencyKey,
+        },
+      },
+      bodyLimit: 32 * 1024 * 1024,
+      responses: {
+        201: { description: 'one message accepted (queued) or refused at stage 1 (erroneous, rejected)', schema: Submitted },
+        200: { description: 'one message: the idempotency key named an existing message; or a batch, results in input order', schema: z.union([Submitted, BatchResult]) },
+        ...errorResponses,
+      },
+      async handler({ body, tenant, req, reply }) {
+        const rawKey = req.headers['idempotency-key'];
+        let key: string | undefined;
+        if (rawKey !== undefined) {
+          const k = IdempotencyKey.safeParse(rawKey);
+          if (!k.success) throw new RequestValidationError('idempotency-key', `idempotency-key: ${k.error.issues[0]?.message}`);
+          key = k.data;
+        }
+        const submit = async (input: z.input<typeof SubmitMessageInput>, itemKey: string | undefined, field: string) => {
+          const out: SubmitOutcome = await submitMessage(app, tenant.id, input, input.client_key ?? itemKey);
+          if (!out.ok) {
+            const issue = out.issues[0];
+            const where = [field, ...(issue?.path ?? [])].filter((x) => x !== '').join('.');
+            throw new RequestValidationError(where || 'body', `${where || 'body'}: ${issue?.message ?? 'invalid'}`);
+          }
+          return { id: out.id, status: out.status, created: out.created };
+        };
+        if (!('messages' in body)) {
+          const one = await submit(body, key, '');
+          return reply.code(one.created ? 201 : 200).send(one);
+        }
+        const results: Array<z.output<typeof Submitted> & { index: number }> = new Array(body.messages.length);
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: Math.min(BATCH_CONCURRENCY, body.messages.length) }, async () => {
+            while (next < body.messages.length) {
+              const i = next++;
+              results[i] = { index: i, ...(await submit(body.messages[i], key === undefined ? undefined : `${key}:${i}`, `messages.${i}`)) };
+            }
+          }),
+        );
+        return { results };
+      },
+    }),
     defineRoute({
       method: 'GET',
       url: '/messages/:id',
@@ -160,7 +223,10 @@ export function messageRoutes(app: App) {
           q = q.where('id', '<', after);
         }
         if (query.status) q = q.where('status', '=', query.status);
-        if (query.recipient) q = q.where('recipient_key', '=', recipientKey(query.recipient));
+        if (query.recipient) {
+          const k = addressKey(query.recipient);
+          q = q.where('recipient_key', '=', k.ok ? k.key : query.recipient.trim().toLowerCase());
+        }
         if (query.tag) q = q.where('tags', '@>', sql<string[]>`array[${query.tag}]::text[]`);
         if (query.since) q = q.where('id', '>=', idFloor(query.since));
         if (query.until) q = q.where('id', '<', idFloor(query.until));

@@ -70,10 +70,26 @@ export function zodValidatorCompiler({ schema, httpPart }: { schema: unknown; ht
   return (data: unknown) => {
     const r = zs.safeParse(data ?? undefined);
     if (r.success) return { value: r.data };
-    const issue = r.error.issues[0];
+    const issue = closestIssue(r.error.issues);
     const field = issue?.path.length ? issue.path.join('.') : (SOURCE_NAME[httpPart ?? ''] ?? 'request');
     return { error: new RequestValidationError(field, `${field}: ${issue?.message ?? 'invalid'}`) };
   };
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * The issue to report. For a union (e.g. one message or a batch), the branch the input most
+ * likely meant: fewest issues, then the deepest path, so a batch with one bad item names
+ * `messages.3.recipient` rather than "invalid input".
+ */
+function closestIssue(issues: readonly Issue[]): Issue | undefined {
+  const first = issues[0];
+  if (first?.code !== 'invalid_union' || first.errors.length === 0) return first;
+  const depth = (b: readonly Issue[]) => Math.max(...b.map((i) => i.path.length));
+  const best = [...first.errors].sort((a, b) => a.length - b.length || depth(b) - depth(a))[0];
+  const inner = closestIssue(best);
+  return inner ? { ...inner, path: [...first.path, ...inner.path] } : first;
 }
 
 /** Registers the operations on an encapsulated fastify instance (prefix /v1), each behind API-key auth. */

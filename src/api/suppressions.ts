@@ -11,7 +11,7 @@ const E164 = /^\+[1-9]\d{6,14}$/;
  * The suppression key of an address, as the send path looks it up: an email address with its
  * domain in lower-case ASCII (punycode) and a lower-cased local part, or an E.164 number.
  */
-export function suppressionKey(input: string): { ok: true; key: string } | { ok: false; reason: string } {
+export function addressKey(input: string): { ok: true; key: string } | { ok: false; reason: string } {
   const v = input.trim();
   if (!v.includes('@')) return E164.test(v) ? { ok: true, key: v } : { ok: false, reason: 'must be an email address or an E.164 number like +33612345678' };
   const check = checkEmailAddress(v);
@@ -57,7 +57,7 @@ const AddressParams = z.object({ address: z.string().min(1).max(320) });
 export function suppressionRoutes(app: App) {
   const db = app.database.db;
   const keyOrThrow = (field: string, v: string) => {
-    const k = suppressionKey(v);
+    const k = addressKey(v);
     if (!k.ok) throw new RequestValidationError(field, `${field}: ${k.reason}`);
     return k.key;
   };

@@ -43,6 +43,54 @@ describe(`sender API (inject) on ${dialect}`, () => {
     await t.close();
   });
 
+  it('POST /v1/messages submits one or a batch, with idempotency, through the send path', async () => {
+    const post = (payload: unknown, headers: Record<string, string> = {}) =>
+      http.inject({ method: 'POST', url: '/v1/messages', headers: { ...auth(keyA), ...headers }, payload: payload as object });
+    const msg = (recipient: string) => ({ recipient, from: 'Acme <news@acme.test>', subject: 'Hello', text: 'Hi there', tags: ['welcome'] });
+
+    const one = await post(msg('Carol@Example.com'));
+    expect(one.statusCode).toBe(201);
+    expect(one.json()).toMatchObject({ status: 'queued', created: true });
+    const shown = (await get(`/v1/messages/${one.json().id}`)).json();
+    expect(shown).toMatchObject({ status: 'queued', recipient: 'Carol@example.com', tags: ['welcome'] });
+    expect(shown.envelope_from).toMatch(/^b\+[a-z2-7]+@bounces\.test$/);
+    expect(shown.message_id_header).toMatch(/^<.+@bounces\.test>$/);
+    expect(shown.events.map((e: { type: string }) => e.type)).toEqual(['queued']);
+
+    expect((await post(msg('not-an-address'))).json()).toMatchObject({ status: 'erroneous', created: true });
+    await http.inject({ method: 'POST', url: '/v1/suppressions', headers: auth(keyA), payload: { address: 'blocked@example.com' } });
+    expect((await post(msg('blocked@example.com'))).json()).toMatchObject({ status: 'rejected' });
+
+    const missing = await post({ recipient: 'x@example.com', from: 'news@acme.test', text: 'no subject' });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json()).toMatchObject({ error: 'validation_error', field: 'subject' });
+
+    const again1 = await post(msg('dave@example.com'), { 'idempotency-key': 'order-77' });
+    const again2 = await post(msg('dave@example.com'), { 'idempotency-key': 'order-77' });
+    expect(again2.statusCode).toBe(200);
+    expect(again2.json()).toEqual({ ...again1.json(), created: false });
+
+    const batch = { messages: [msg('e1@example.com'), msg('bad address'), msg('e3@example.com')] };
+    const b1 = await post(batch, { 'idempotency-key': 'batch-1' });
+    expect(b1.statusCode).toBe(200);
+    expect(b1.json().results.map((r: { index: number; status: string }) => [r.index, r.status])).toEqual([
+      [0, 'queued'],
+      [1, 'erroneous'],
+      [2, 'queued'],
+    ]);
+    const b2 = await post(batch, { 'idempotency-key': 'batch-1' });
+    expect(b2.json().results.map((r: { id: string }) => r.id)).toEqual(b1.json().results.map((r: { id: string }) => r.id));
+    expect(b2.json().results.every((r: { created: boolean }) => !r.created)).toBe(true);
+
+    const badItem = await post({ messages: [msg('f@example.com'), { ...msg('g@example.com'), from: 'nobody' }] });
+    expect(badItem.json()).toMatchObject({ error: 'validation_error', field: 'messages.1.from' });
+    const tooMany = await post({ messages: Array.from({ length: 1001 }, () => msg('h@example.com')) });
+    expect(tooMany.json()).toMatchObject({ error: 'validation_error', field: 'messages' });
+    expect((await post(msg('i@example.com'), { 'idempotency-key': 'has space' })).json()).toMatchObject({ field: 'idempotency-key' });
+    const listed = (await get('/v1/messages?recipient=f@example.com')).json().data;
+    expect(listed).toHaveLength(0);
+  });
+
   it('GET /v1/messages/:id returns the message and its timeline with per-message sequence', async () => {
     const id = await messageWith(tenantA, 'Bob@Example.com', [['sent'], ['opened', { human: false }]]);
     const res = await get(`/v1/messages/${id}`);
