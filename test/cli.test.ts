@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,9 @@ describe(`mailtrail CLI on ${dialect}`, () => {
     if (dialect === 'pg') {
       pg = await freshDatabase();
       await pg.database.close();
-      env = { ...env, DATABASE_URL: pg.url!, MAILTRAIL_SECRET: TEST_SECRET };
+      // With a real database every node must share the HMAC secret and the checkpoint key.
+      const proofKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      env = { ...env, DATABASE_URL: pg.url!, MAILTRAIL_SECRET: TEST_SECRET, MAILTRAIL_PROOF_PRIVATE_KEY: proofKey };
     }
   });
   afterAll(async () => {
