@@ -3,6 +3,7 @@ import { uuidv7 } from '../core/ids.js';
 import type { App } from '../app.js';
 import { registerApi } from '../api/register.js';
 import { registerProof } from '../proof/http.js';
+import { registerTracking } from '../tracking/routes.js';
 
 /**
  * The HTTP role without listening: tests use `inject`, `serve` calls `listen`. Every response
@@ -38,6 +39,7 @@ export async function buildHttp(app: App): Promise<FastifyInstance> {
 
   await registerApi(http, app);
   await registerProof(http, app);
+  await registerTracking(http, app);
   http.get('/healthz', async () => ({ ok: true }));
   http.get('/readyz', async (_req, reply) => {
     const ok = await app.database.ping();

@@ -1,6 +1,9 @@
 import type { App } from '../app.js';
 import { ensureEventPartitions } from '../db/partitions.js';
 import { webhookDeliveryJob } from '../webhooks/deliver.js';
+import { sendJob } from '../send/send-job.js';
+import { deliveredJob } from '../send/delivered-job.js';
+import { trackingHitsJob } from '../tracking/hits-job.js';
 import { proofCheckpointJob, rawRetentionJob } from '../proof/jobs.js';
 
 /** A periodic job of the worker role. `run` returns how much it did (0 = idle). */
@@ -21,7 +24,7 @@ const partitions: Job = {
 
 /** Every job the worker runs; each role of each node may run them all (they take work with SKIP LOCKED). */
 export function workerJobs(): Job[] {
-  return [partitions, proofCheckpointJob, rawRetentionJob, webhookDeliveryJob];
+  return [partitions, proofCheckpointJob, rawRetentionJob, webhookDeliveryJob, sendJob, deliveredJob, trackingHitsJob];
 }
 
 export interface Worker {

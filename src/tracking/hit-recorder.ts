@@ -1,0 +1,149 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { App } from '../app.js';
+import type { Insertable } from 'kysely';
+import type { TrackingHitsTable } from '../db/types.js';
+
+export type NewHit = Insertable<TrackingHitsTable>;
+
+interface Waiter {
+  hit: NewHit;
+  done: (recorded: boolean) => void;
+}
+
+/** Rows per INSERT statement: 8 parameters each stays far below Postgres's 65535. */
+const ROWS_PER_STATEMENT = 1_000;
+/** Hits kept in memory while the database refuses writes; beyond this the oldest are lost (counted). */
+const MAX_BACKLOG = 50_000;
+const RETRY_MS = 1_000;
+const LOG_EVERY_MS = 5_000;
+
+interface HitMetrics {
+  recorded: Counter;
+  failed: Counter;
+  lost: Counter;
+  backlog: Gauge;
+}
+
+function metric<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+function hitMetrics(registry: Registry): HitMetrics {
+  const registers = [registry];
+  return {
+    recorded: metric(registry, 'mailtrail_tracking_hits_recorded_total', () => new Counter({ name: 'mailtrail_tracking_hits_recorded_total', help: 'Pixel/click hits committed to the database.', registers })),
+    failed: metric(registry, 'mailtrail_tracking_hit_write_failures_total', () => new Counter({ name: 'mailtrail_tracking_hit_write_failures_total', help: 'Hits whose write failed; they stay in memory and are retried.', registers })),
+    lost: metric(registry, 'mailtrail_tracking_hits_lost_total', () => new Counter({ name: 'mailtrail_tracking_hits_lost_total', help: 'Hits never written: backlog overflow while the database was down, or shutdown before it came back.', registers })),
+    backlog: metric(registry, 'mailtrail_tracking_hits_backlog', () => new Gauge({ name: 'mailtrail_tracking_hits_backlog', help: 'Hits waiting in memory for the database to come back.', registers })),
+  };
+}
+
+/**
+ * Group commit for tracking hits: requests wait while hits gather for MAILTRAIL_TRACKING_FLUSH_MS
+ * (or while the previous write runs), then one transaction writes them all and every waiting
+ * request is answered after the commit.
+ *
+ * When the write fails (database down), requests are still answered — a recipient must not get a
+ * broken image or a dead link because of us — and their hits stay in a bounded in-memory backlog
+ * that is retried every second. Hits that cannot be kept are counted and logged
+ * (MT_ERR_TRACKING_LOST), never dropped silently.
+ */
+export class HitRecorder {
+  private queue: Waiter[] = [];
+  private backlog: NewHit[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+  private lastLog = 0;
+  private readonly metrics: HitMetrics;
+
+  constructor(private readonly app: App) {
+    this.metrics = hitMetrics(app.metrics);
+  }
+
+  /** Resolves true once the hit is committed, false if it is only kept in memory for a retry. */
+  record(hit: NewHit): Promise<boolean> {
+    if (this.closed) return Promise.resolve(this.keep([hit]));
+    return new Promise((done) => {
+      this.queue.push({ hit, done });
+      if (this.queue.length >= ROWS_PER_STATEMENT) this.schedule(0);
+      else this.schedule(this.app.config.MAILTRAIL_TRACKING_FLUSH_MS);
+    });
+  }
+
+  /** Writes what is pending; whatever still cannot be written is counted as lost. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flushing;
+    await this.flush();
+    if (this.backlog.length > 0) {
+      this.lose(this.backlog.length, 'shutdown with the database unreachable');
+      this.backlog = [];
+      this.metrics.backlog.set(0);
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer || this.flushing || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flushing = this.flush().finally(() => {
+        this.flushing = null;
+        if (this.queue.length > 0) this.schedule(0);
+        else if (this.backlog.length > 0) this.schedule(RETRY_MS);
+      });
+    }, ms);
+  }
+
+  private async flush(): Promise<void> {
+    const waiters = this.queue.splice(0, ROWS_PER_STATEMENT);
+    const retried = this.backlog.splice(0, MAX_BACKLOG);
+    const rows = [...retried, ...waiters.map((w) => w.hit)];
+    if (rows.length === 0) return;
+    try {
+      await this.app.database.db.transaction().execute(async (trx) => {
+        for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+          await trx.insertInto('tracking_hits').values(rows.slice(i, i + ROWS_PER_STATEMENT)).execute();
+        }
+      });
+      this.metrics.recorded.inc(rows.length);
+      this.metrics.backlog.set(this.backlog.length);
+      for (const w of waiters) w.done(true);
+    } catch (err) {
+      this.metrics.failed.inc(waiters.length);
+      this.backlog.unshift(...retried);
+      this.keep(waiters.map((w) => w.hit));
+      const now = Date.now();
+      if (now - this.lastLog >= LOG_EVERY_MS) {
+        this.lastLog = now;
+        this.app.log.error({ err, code: 'MT_ERR_TRACKING_WRITE', backlog: this.backlog.length }, 'tracking hits not written; kept in memory and retried');
+      }
+      for (const w of waiters) w.done(false);
+    }
+  }
+
+  private keep(hits: NewHit[]): false {
+    this.backlog.push(...hits);
+    const over = this.backlog.length - MAX_BACKLOG;
+    if (over > 0) {
+      this.backlog.splice(0, over);
+      this.lose(over, 'backlog full while the database is unreachable');
+    }
+    this.metrics.backlog.set(this.backlog.length);
+    if (this.closed) {
+      this.lose(this.backlog.length, 'hit after shutdown');
+      this.backlog = [];
+      this.metrics.backlog.set(0);
+    } else {
+      this.schedule(RETRY_MS);
+    }
+    return false;
+  }
+
+  private lose(n: number, why: string): void {
+    this.metrics.lost.inc(n);
+    this.app.log.error({ code: 'MT_ERR_TRACKING_LOST', lost: n }, `tracking hits lost: ${why}`);
+  }
+}
