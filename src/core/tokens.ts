@@ -76,6 +76,9 @@ export function verifyToken(secret: string, purpose: TokenPurpose, token: string
   if (CASE_FOLDED.has(purpose)) body = base32Decode(token);
   else body = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url') : null;
   if (!body || body.length < 16 + MAC_BYTES) return null;
+  // One token per message: refuse non-canonical spellings (stray low bits in the last character).
+  const canonical = CASE_FOLDED.has(purpose) ? base32Encode(body) === token.toLowerCase() : body.toString('base64url') === token;
+  if (!canonical) return null;
   const payload = body.subarray(0, body.length - MAC_BYTES);
   const given = body.subarray(body.length - MAC_BYTES);
   if (!timingSafeEqual(given, mac(secret, purpose, payload))) return null;
