@@ -44,11 +44,13 @@ export async function appendEvents(
 
   // The tenant row lock serializes every append of this tenant: duplicate checks see committed
   // facts only, and the per-tenant sequence is handed out in commit order without gaps.
+  // NO KEY UPDATE, not UPDATE: inserts referencing the tenant (raw_reports, messages) hold KEY
+  // SHARE on it, and two of those in one tenant would otherwise deadlock on the upgrade.
   const { event_seq: seq } = await trx
     .selectFrom('tenants')
     .select('event_seq')
     .where('id', '=', msg.tenant_id)
-    .forUpdate()
+    .forNoKeyUpdate()
     .executeTakeFirstOrThrow();
   const fresh = await withoutDuplicates(trx, messageId, events);
   const inserted: EventRow[] = [];

@@ -438,6 +438,27 @@ describe(`proof of events on ${dialect}`, () => {
     expect(system).toEqual([{ kind: 'report' }]);
   });
 
+  it.runIf(dialect === 'pg')('two writers that stored a report of one tenant do not deadlock on its row lock', async () => {
+    // Each raw_reports insert holds KEY SHARE on the tenant row (foreign key); appendEvents must
+    // take a lock that does not conflict with it, or these two wait on each other.
+    const tenant = await ensureTenant(db(), 'key-share');
+    const ms = [await insertMessage(db(), tenant.id), await insertMessage(db(), tenant.id)];
+    let arrived = 0;
+    let release = () => {};
+    const both = new Promise<void>((r) => (release = r));
+    const run = (m: string, raw: string) =>
+      db().transaction().execute(async (trx) => {
+        const bytes = Buffer.from(raw);
+        await trx.insertInto('raw_reports').values({ sha256: sha256Hex(bytes), raw: gzipSync(bytes), size: bytes.length, source: 'smtp', envelope: '{}', tenant_id: tenant.id }).execute();
+        if (++arrived === 2) release();
+        await both;
+        return appendEvents(trx, m, [ev('bounced', { source: 'smtp' })]);
+      });
+    const results = await Promise.allSettled([run(ms[0], 'key-share 1'), run(ms[1], 'key-share 2')]);
+    expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual(['fulfilled', 'fulfilled']);
+    expect((await checkChain(app, tenant.id)).problems).toEqual([]);
+  });
+
   it('the CLI verifies a bundle file offline and says what is wrong and where', async () => {
     const { tenant, b } = await scenario('cli');
     const good = join(tmp, 'good.json');

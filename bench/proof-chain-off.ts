@@ -1,0 +1,11 @@
+/**
+ * Stand-in for src/proof/chain.ts in the "chaining off" arm of bench/proof-chain.ts: the same
+ * exports doing nothing, so that arm runs the real appendEvents and ingest minus the chain.
+ */
+export async function chainEvents(): Promise<void> {}
+export async function chainReport(): Promise<boolean> {
+  return false;
+}
+export async function chainPurge(): Promise<string[]> {
+  return [];
+}

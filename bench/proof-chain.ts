@@ -1,0 +1,115 @@
+/**
+ * What the proof chain costs on the write paths: appendEvents as the tracking endpoints call it
+ * (one event per transaction) and a full ingest of a correlated bounce (raw report + event), each
+ * with the chain on and off, interleaved A/B/B/A in the same run on the same database.
+ *
+ *   node --import tsx bench/proof-chain.ts [--seconds 3] [--rounds 3] [--workers 8]
+ *   DATABASE_URL=postgres://... node --import tsx bench/proof-chain.ts      (real Postgres)
+ *
+ * The "off" arm loads a second copy of src/ whose only difference is that src/proof/chain.ts is
+ * replaced by bench/proof-chain-off.ts (a module resolve hook), so no logic is copied here.
+ */
+import { register } from 'node:module';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, workers: { type: 'string', default: '8' } } });
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+const WORKERS = Number(values.workers);
+
+const stub = new URL('./proof-chain-off.ts', import.meta.url).href;
+const hooks = `
+export async function resolve(specifier, context, next) {
+  const off = (context.parentURL ?? '').includes('proof=off');
+  if (off && specifier.endsWith('/proof/chain.js')) return next(${JSON.stringify(stub)}, context);
+  const r = await next(specifier, context);
+  if (off && r.url.startsWith('file:') && r.url.includes('/src/') && !r.url.includes('?')) return { ...r, url: r.url + '?proof=off' };
+  return r;
+}`;
+register(`data:text/javascript,${encodeURIComponent(hooks)}`, import.meta.url);
+
+type Arm = 'on' | 'off';
+const load = async (arm: Arm) => {
+  const q = arm === 'off' ? '?proof=off' : '';
+  const events = (await import(`../src/db/events.ts${q}`)) as typeof import('../src/db/events.js');
+  const ingest = (await import(`../src/ingest/ingest.ts${q}`)) as typeof import('../src/ingest/ingest.js');
+  return { appendEvents: events.appendEvents, createIngestor: ingest.createIngestor };
+};
+
+const { testApp, dialect } = await import('../test/support/app.js');
+const { insertMessage } = await import('../test/support/messages.js');
+const { ensureTenant } = await import('../src/db/tenants.js');
+const { verpAddress } = await import('../src/core/tokens.js');
+const { fixtureParser, rawOf, report } = await import('../test/ingest/fixtures.js');
+
+const t = await testApp({ MAILTRAIL_LOG_LEVEL: 'silent' });
+const db = t.app.database.db;
+const arms = { on: await load('on'), off: await load('off') };
+
+const tenants = await Promise.all(Array.from({ length: 8 }, (_, i) => ensureTenant(db, `bench-${i}`)));
+const messages: string[][] = [];
+for (const tn of tenants) messages.push(await Promise.all(Array.from({ length: 50 }, (_, i) => insertMessage(db, tn.id, `r${i}@example.com`))));
+const pick = (tenantCount: number) => {
+  const ms = messages[Math.floor(Math.random() * tenantCount)];
+  return ms[Math.floor(Math.random() * ms.length)];
+};
+
+type Workload = (arm: Arm) => () => Promise<unknown>;
+const workloads: Record<string, Workload> = {
+  'tracking, 8 tenants': (arm) => () =>
+    db.transaction().execute((trx) => arms[arm].appendEvents(trx, pick(8), [{ type: 'opened', occurredAt: new Date(), source: 'tracking', data: { human: true } }])),
+  'tracking, 1 tenant': (arm) => () =>
+    db.transaction().execute((trx) => arms[arm].appendEvents(trx, pick(1), [{ type: 'opened', occurredAt: new Date(), source: 'tracking', data: { human: true } }])),
+  'ingest, 8 tenants': (arm) => {
+    const ingestor = arms[arm].createIngestor(t.app, fixtureParser);
+    return () =>
+      ingestor.ingest(rawOf(report()), {
+        source: 'smtp',
+        mailFrom: '',
+        rcptTo: [verpAddress(t.app.secret, pick(8), 'bounces.test')],
+      });
+  },
+};
+
+async function entryCount(): Promise<number> {
+  const r = await db.selectFrom('proof_entries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+async function run(op: () => Promise<unknown>): Promise<number> {
+  const end = Date.now() + SECONDS * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: WORKERS }, async () => {
+      while (Date.now() < end) {
+        await op();
+        done++;
+      }
+    }),
+  );
+  return done / SECONDS;
+}
+
+console.log(`proof chain cost on ${dialect}: ${WORKERS} workers, ${ROUNDS} rounds of ${SECONDS}s per arm, interleaved on/off/off/on`);
+for (const [name, make] of Object.entries(workloads)) {
+  const ops = { on: make('on'), off: make('off') };
+  await run(ops.on); // warm-up: JIT, plans, buffers
+  const rates: Record<Arm, number[]> = { on: [], off: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const arm of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as Arm[]) {
+      const before = await entryCount();
+      rates[arm].push(await run(ops[arm]));
+      // The off arm must really skip the chain, or the comparison means nothing.
+      if (arm === 'off' && (await entryCount()) !== before) throw new Error('the "off" arm wrote chain entries: the resolve hook did not apply');
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const on = median(rates.on);
+  const off = median(rates.off);
+  console.log(
+    `${name.padEnd(22)} off ${off.toFixed(0).padStart(6)}/s  on ${on.toFixed(0).padStart(6)}/s  on/off ${(on / off).toFixed(2)}  ` +
+      `(rounds off ${rates.off.map((x) => x.toFixed(0)).join(' ')} | on ${rates.on.map((x) => x.toFixed(0)).join(' ')})`,
+  );
+}
+console.log(`entries chained by the "on" arms: ${await entryCount()}`);
+await t.close();
