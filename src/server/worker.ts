@@ -1,7 +1,6 @@
 import type { App } from '../app.js';
 import { ensureEventPartitions } from '../db/partitions.js';
 import { webhookDeliveryJob } from '../webhooks/deliver.js';
-import { proofCheckpointJob, rawRetentionJob } from '../proof/jobs.js';
 import { sendJob } from '../send/send-job.js';
 import { deliveredJob } from '../send/delivered-job.js';
 import { trackingHitsJob } from '../tracking/hits-job.js';
