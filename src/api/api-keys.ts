@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { App } from '../app.js';
 import { createApiKey, revokeApiKey } from '../db/tenants.js';
+import { forgetApiKeys } from './auth.js';
 import { defineRoute } from './route.js';
 import { IdParams, Timestamp, Uuid, errorBody, errorResponses, notFound } from './schemas.js';
 
@@ -59,6 +60,7 @@ export function apiKeyRoutes(app: App) {
         if (!(await revokeApiKey(db, tenant.id, params.id))) {
           return reply.code(404).send(errorBody(req.id, 'not_found', `no active API key ${params.id}`));
         }
+        forgetApiKeys(app, tenant.id);
         return reply.code(204).send();
       },
     }),

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import type { App } from '../app.js';
 import { submitMessage, type SubmitOutcome } from '../send/submit.js';
 import { SubmitMessageInput } from '../send/submit-schema.js';
-import { listMessageEvents } from '../db/events.js';
 import type { EventRow, Message } from '../db/types.js';
 import { decodeCursor, encodeCursor, idFloor } from './cursor.js';
 import { defineRoute, RequestValidationError } from './route.js';
@@ -197,14 +196,22 @@ export function messageRoutes(app: App) {
       params: IdParams,
       responses: { 200: { description: 'the message', schema: MessageDetail }, ...errorResponses, 404: notFound },
       async handler({ params, tenant, req, reply }) {
+        // One round trip: the message and its timeline (the hot read of the API).
         const m = await db
           .selectFrom('messages')
           .selectAll()
+          .select((eb) =>
+            eb
+              .selectFrom('events')
+              .select(sql<EventRow[]>`coalesce(json_agg(events order by occurred_at, tenant_seq), '[]')`.as('timeline'))
+              .whereRef('events.message_id', '=', 'messages.id')
+              .as('timeline'),
+          )
           .where('id', '=', params.id)
           .where('tenant_id', '=', tenant.id)
           .executeTakeFirst();
         if (!m) return reply.code(404).send(errorBody(req.id, 'not_found', `no message ${params.id}`));
-        return { ...messageView(m), events: timelineView(await listMessageEvents(db, m.id)) };
+        return { ...messageView(m), events: timelineView(m.timeline ?? []) };
       },
     }),
     defineRoute({
