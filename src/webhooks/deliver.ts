@@ -1,11 +1,28 @@
 import { sql } from 'kysely';
+import { Counter, type Registry } from 'prom-client';
 import type { App } from '../app.js';
+import { once } from '../ingest/metrics.js';
 import type { Job } from '../server/worker.js';
 import { signWebhook } from './signature.js';
 
 const BATCH = 32;
 const CONCURRENCY = 8;
 const MAX_ERROR_CHARS = 500;
+/** Delivered rows are kept this long (for inspection), then removed in small batches when idle. */
+const DELIVERED_RETENTION_MS = 7 * 86_400_000;
+const PURGE_EVERY_MS = 60_000;
+const PURGE_BATCH = 1_000;
+
+function deliveryCounter(registry: Registry): Counter<'outcome'> {
+  return once(registry, 'mailtrail_webhook_deliveries_total', () =>
+    new Counter({
+      name: 'mailtrail_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, failed (will retry), dead (retries exhausted), disabled (endpoint turned off).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+  );
+}
 
 interface Claimed {
   id: number;
@@ -111,7 +128,9 @@ async function recordAttempt(app: App, row: Claimed, result: AttemptResult): Pro
   const now = app.clock.now();
   const schedule = app.config.MAILTRAIL_WEBHOOK_RETRY_SCHEDULE;
   const attempts = row.attempts + 1;
+  const counter = deliveryCounter(app.metrics);
   if (result.ok) {
+    counter.inc({ outcome: 'delivered' });
     await db
       .updateTable('webhook_outbox')
       .set({ state: 'delivered', attempts, delivered_at: now, last_attempt_at: now, last_status: result.status, last_error: null })
@@ -127,6 +146,7 @@ async function recordAttempt(app: App, row: Claimed, result: AttemptResult): Pro
     return;
   }
   const dead = attempts > schedule.length;
+  counter.inc({ outcome: dead ? 'dead' : 'failed' });
   await db
     .updateTable('webhook_outbox')
     .set({
@@ -159,6 +179,7 @@ async function recordAttempt(app: App, row: Claimed, result: AttemptResult): Pro
     where id = ${row.endpoint_id} and disabled_at is null
     returning disabled_at is not null as disabled`.execute(db);
   if (rows[0]?.disabled) {
+    counter.inc({ outcome: 'disabled' });
     app.log.error(
       { code: 'MT_ERR_WEBHOOK_DISABLED', endpoint: row.endpoint_id, lastError: result.error },
       'webhook endpoint disabled after repeated failures; re-enable it with PATCH /v1/webhooks/{id}',
@@ -166,9 +187,31 @@ async function recordAttempt(app: App, row: Claimed, result: AttemptResult): Pro
   }
 }
 
-/** The worker job: deliver while there is work, else look again every second. */
+const lastPurge = new WeakMap<App, number>();
+
+/** Removes delivered rows past retention, a batch at a time (oldest ids first). */
+export async function purgeDeliveredWebhooks(app: App): Promise<number> {
+  const before = new Date(app.clock.now().getTime() - DELIVERED_RETENTION_MS);
+  const r = await app.database.db
+    .deleteFrom('webhook_outbox')
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('webhook_outbox').select('id').where('state', '=', 'delivered').where('delivered_at', '<', before).orderBy('id').limit(PURGE_BATCH),
+    )
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+/** The worker job: deliver while there is work, else look again every second; purge when idle. */
 export const webhookDeliveryJob: Job = {
   name: 'webhook-delivery',
   intervalMs: 1_000,
-  run: (app) => deliverDueWebhooks(app),
+  run: async (app) => {
+    const did = await deliverDueWebhooks(app);
+    const now = Date.now();
+    if (did === 0 && now - (lastPurge.get(app) ?? 0) >= PURGE_EVERY_MS) {
+      lastPurge.set(app, now);
+      await purgeDeliveredWebhooks(app);
+    }
+    return did;
+  },
 };

@@ -6,7 +6,7 @@ import { appendEvents } from '../../src/db/events.js';
 import { createApiKey, ensureTenant } from '../../src/db/tenants.js';
 import { buildHttp } from '../../src/server/http.js';
 import { startWorker } from '../../src/server/worker.js';
-import { deliverDueWebhooks, webhookDeliveryJob } from '../../src/webhooks/deliver.js';
+import { deliverDueWebhooks, purgeDeliveredWebhooks, webhookDeliveryJob } from '../../src/webhooks/deliver.js';
 import { signWebhook, verifyWebhook } from '../../src/webhooks/signature.js';
 import { dialect, testApp, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
@@ -134,6 +134,14 @@ describe(`webhooks on ${dialect}`, () => {
       }, 10_000, 'outbox rows marked delivered');
       const ep = await db.selectFrom('webhook_endpoints').selectAll().where('tenant_id', '=', tenantId).executeTakeFirstOrThrow();
       expect(ep).toMatchObject({ consecutive_failures: 0, disabled_at: null });
+      const metrics = await t.app.metrics.getSingleMetricAsString('mailtrail_webhook_deliveries_total');
+      expect(metrics).toMatch(/outcome="delivered"} (1[6-9]|[2-9]\d)/);
+      expect(metrics).toMatch(/outcome="failed"} (1[2-9]|[2-9]\d)/);
+      // Delivered rows go after the retention period; nothing younger is touched.
+      expect(await purgeDeliveredWebhooks(t.app)).toBe(0);
+      const later: App = { ...t.app, clock: { now: () => new Date(Date.now() + 8 * 86_400_000) } };
+      expect(await purgeDeliveredWebhooks(later)).toBeGreaterThanOrEqual(16);
+      expect(await db.selectFrom('webhook_outbox').select('id').where('tenant_id', '=', tenantId).execute()).toHaveLength(0);
     } finally {
       await worker.stop();
       await receiver.stop();
