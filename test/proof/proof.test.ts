@@ -19,6 +19,7 @@ import { signCheckpoints } from '../../src/proof/checkpoints.js';
 import { exportBundle } from '../../src/proof/export.js';
 import { SYSTEM_CHAIN, entryHash, checkpointMessage } from '../../src/proof/format.js';
 import { resolveProofKey } from '../../src/proof/keys.js';
+import { proofCheckpointJob } from '../../src/proof/jobs.js';
 import { purgeExpiredReports } from '../../src/proof/retention.js';
 import { verifyBundle } from '../../src/proof/verify.js';
 import { buildHttp } from '../../src/server/http.js';
@@ -143,6 +144,13 @@ describe(`proof of events on ${dialect}`, () => {
     const cps = await db().selectFrom('proof_checkpoints').selectAll().where('chain', '=', tenant.id).orderBy('seq').execute();
     expect(cps.map((c) => Number(c.seq))).toEqual([3, 7, 8]);
     expect(cps[2].key_id).toBe(resolveProofKey(app.config).keyId);
+    // The worker job honours the configured interval (default 1 minute) and never spins.
+    await append(a, [ev('opened')]);
+    expect(await proofCheckpointJob.run(app, new AbortController().signal)).toBe(0);
+    expect(await db().selectFrom('proof_checkpoints').select('seq').where('chain', '=', tenant.id).where('seq', '=', 9).execute()).toEqual([]);
+    tick(60_000);
+    await proofCheckpointJob.run(app, new AbortController().signal);
+    expect(await db().selectFrom('proof_checkpoints').select('seq').where('chain', '=', tenant.id).where('seq', '=', 9).execute()).toHaveLength(1);
   });
 
   it('a full export verifies offline, against the key published at /v1/proof/public-key', async () => {
@@ -153,6 +161,8 @@ describe(`proof of events on ${dialect}`, () => {
     await http.close();
     expect(res.statusCode).toBe(200);
     const published = res.json() as { algorithm: string; key_id: string; public_key_pem: string };
+    const pem = await (await buildHttp(app)).inject({ method: 'GET', url: '/v1/proof/public-key', headers: { accept: 'application/x-pem-file' } });
+    expect(pem.body).toBe(published.public_key_pem);
     expect(published.algorithm).toBe('Ed25519');
     expect(published.key_id).toBe(bundle.public_key.key_id);
     const r = verifyBundle(JSON.parse(JSON.stringify(bundle)), { trustedKeyPem: published.public_key_pem });
