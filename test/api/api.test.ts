@@ -5,6 +5,7 @@ import { apiRoutes } from '../../src/api/register.js';
 import type { EventType } from '../../src/core/events.js';
 import { appendEvents, type NewEvent } from '../../src/db/events.js';
 import { createApiKey, ensureTenant } from '../../src/db/tenants.js';
+import { createLog } from '../../src/log.js';
 import { buildHttp } from '../../src/server/http.js';
 import { dialect, testApp, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
@@ -281,6 +282,20 @@ describe(`sender API (inject) on ${dialect}`, () => {
     expect((await http.inject({ method: 'PATCH', url: `/v1/webhooks/${ep.id}`, headers: auth(keyA), payload: { enabled: true } })).json().enabled).toBe(true);
     expect((await http.inject({ method: 'DELETE', url: `/v1/webhooks/${ep.id}`, headers: auth(keyB) })).statusCode).toBe(404);
     expect((await http.inject({ method: 'DELETE', url: `/v1/webhooks/${ep.id}`, headers: auth(keyA) })).statusCode).toBe(204);
+  });
+
+  it('logs each API call with the request id the response carries', async () => {
+    const lines: string[] = [];
+    const log = createLog('info', { write: (l: string) => void lines.push(l) });
+    const logged = await buildHttp({ ...t.app, log });
+    try {
+      const res = await logged.inject({ url: '/v1/messages?limit=1', headers: auth(keyA) });
+      const id = res.headers['x-request-id'];
+      const line = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'api request');
+      expect(line).toMatchObject({ reqId: id, status: 200, route: '/v1/messages' });
+    } finally {
+      await logged.close();
+    }
   });
 
   it('documents every operation in /openapi.json from the schemas it validates with, and renders /docs', async () => {
