@@ -2,6 +2,7 @@ import type { App } from '../app.js';
 import { createIngestor } from '../ingest/ingest.js';
 import { defaultParser } from '../ingest/parser.js';
 import { startSmtp } from '../smtp/listener.js';
+import { resolveProofKey } from '../proof/keys.js';
 import { buildHttp } from './http.js';
 import { startWorker } from './worker.js';
 
@@ -25,6 +26,7 @@ export async function serve(app: App, roles: readonly Role[] = ROLES): Promise<R
   };
   try {
     if (roles.includes('worker')) {
+      resolveProofKey(app.config); // fail fast: the checkpoint job cannot sign without its key
       const worker = startWorker(app);
       stops.push(() => worker.stop());
     }
