@@ -44,6 +44,8 @@ type StreamRow = EventRow & PayloadMessage & { message_seq: number };
  */
 export function streamRoutes(app: App, streams: StreamRegistry) {
   const db = app.database.db;
+  const currentSeq = async (tenantId: string) =>
+    (await db.selectFrom('tenants').select('event_seq').where('id', '=', tenantId).executeTakeFirstOrThrow()).event_seq;
   return [
     defineRoute({
       method: 'GET',
@@ -52,12 +54,15 @@ export function streamRoutes(app: App, streams: StreamRegistry) {
       summary: "Live Server-Sent Events of the tenant's events; resume with Last-Event-ID (the tenant_seq of the last event seen)",
       tag: 'events',
       query: StreamQuery,
-      headers: { 'last-event-id': { description: 'resume after this tenant_seq; absent: from the first event', schema: z.string() } },
+      headers: { 'last-event-id': { description: 'resume after this tenant_seq (0: the whole history); absent: only events from now on', schema: z.string() } },
       responses: { 200: { description: 'event stream: `id` = tenant_seq, `event` = message.<type>, `data` = the webhook payload', contentType: 'text/event-stream' }, ...errorResponses },
       async handler({ query, tenant, req, reply }) {
-        const raw = (req.headers['last-event-id'] as string | undefined) ?? query.last_event_id ?? '0';
-        if (!/^\d{1,15}$/.test(raw.trim())) throw new RequestValidationError('last-event-id', 'last-event-id: must be the id of an event of this stream');
-        let cursor = Number(raw.trim());
+        const raw = (req.headers['last-event-id'] as string | undefined) ?? query.last_event_id;
+        if (raw !== undefined && !/^\d{1,15}$/.test(raw.trim())) {
+          throw new RequestValidationError('last-event-id', 'last-event-id: must be the id of an event of this stream');
+        }
+        // No position: from now on (0 replays the whole history).
+        let cursor = raw !== undefined ? Number(raw.trim()) : await currentSeq(tenant.id);
         const types = query.types?.length ? query.types : null;
 
         const abort = new AbortController();
@@ -82,8 +87,7 @@ export function streamRoutes(app: App, streams: StreamRegistry) {
         };
         try {
           while (!abort.signal.aborted) {
-            const { event_seq } = await db.selectFrom('tenants').select('event_seq').where('id', '=', tenant.id).executeTakeFirstOrThrow();
-            if (event_seq > cursor) {
+            if ((await currentSeq(tenant.id)) > cursor) {
               const { rows } = await sql<StreamRow>`
                 select e.*, m.channel, m.recipient, m.client_key, m.tags,
                   (select count(*) from events p where p.message_id = e.message_id and p.tenant_seq <= e.tenant_seq)::int as message_seq

@@ -22,9 +22,13 @@ function openStream(url: string, key: string, lastEventId?: number) {
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
   if (lastEventId !== undefined) headers['last-event-id'] = String(lastEventId);
   let req: ClientRequest | undefined;
+  let opened!: () => void;
+  // Headers arrive once the server has fixed the stream's start position.
+  const ready = new Promise<void>((r) => (opened = r));
   const done = new Promise<number>((resolve, reject) => {
     req = httpGet(url, { headers, agent: false }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`stream answered ${res.statusCode}`));
+      opened();
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -45,7 +49,7 @@ function openStream(url: string, key: string, lastEventId?: number) {
     });
     req.on('error', () => resolve(Date.now()));
   });
-  return { events, close: () => req?.destroy(), done };
+  return { events, close: () => req?.destroy(), done, ready };
 }
 
 describe(`sender API through the started server on ${dialect}`, () => {
@@ -80,6 +84,9 @@ describe(`sender API through the started server on ${dialect}`, () => {
 
   it('keeps tenants apart: messages, lists, stats and the stream', async () => {
     const db = t.app.database.db;
+    const streamB = openStream(`${base}/v1/events/stream`, keyB);
+    const streamA = openStream(`${base}/v1/events/stream`, keyA);
+    await Promise.all([streamA.ready, streamB.ready]);
     const mineA = await insertMessage(db, tenantA, 'shared@example.com');
     await append(mineA, 'sent');
     const res = await call(`/v1/messages/${mineA}`, keyB);
@@ -88,8 +95,6 @@ describe(`sender API through the started server on ${dialect}`, () => {
     expect((await json(`/v1/messages/${mineA}`, keyA)).id).toBe(mineA);
     expect((await json('/v1/messages?recipient=shared@example.com', keyB)).data).toEqual([]);
     expect((await json('/v1/stats', keyB)).groups).toEqual([]);
-    const streamB = openStream(`${base}/v1/events/stream`, keyB);
-    const streamA = openStream(`${base}/v1/events/stream`, keyA);
     await until(() => streamA.events.length >= 1, 10_000, 'A to see its event');
     await new Promise((r) => setTimeout(r, 600));
     streamA.close();
@@ -134,7 +139,7 @@ describe(`sender API through the started server on ${dialect}`, () => {
       }
     })();
     const received: SseEvent[] = [];
-    let last: number | undefined;
+    let last = 0;
     let connections = 0;
     while (received.length < total) {
       const s = openStream(`${base}/v1/events/stream`, key, last);
