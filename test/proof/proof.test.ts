@@ -13,7 +13,7 @@ import { appendEvents, type NewEvent } from '../../src/db/events.js';
 import { ensureTenant } from '../../src/db/tenants.js';
 import { sha256Hex, contentHash } from '../../src/proof/canonical.js';
 import type { Bundle } from '../../src/proof/bundle.js';
-import { chainReport } from '../../src/proof/chain.js';
+import { chainStoredReports } from '../../src/proof/chain.js';
 import { checkChain } from '../../src/proof/check.js';
 import { signCheckpoints } from '../../src/proof/checkpoints.js';
 import { exportBundle } from '../../src/proof/export.js';
@@ -405,10 +405,10 @@ describe(`proof of events on ${dialect}`, () => {
     dropped.reports[0].raw_gzip_base64 = null;
     expect(problems(dropped).join()).toMatch(/raw body is missing and no purge entry records its removal/);
 
-    // An uncorrelated report goes to the system chain, once.
+    // A stored report goes to the system chain, once.
     const stray = await storeReport('Subject: out of office\r\n\r\nback monday\r\n', null);
-    expect(await db().transaction().execute((trx) => chainReport(trx, null, stray))).toBe(true);
-    expect(await db().transaction().execute((trx) => chainReport(trx, null, stray))).toBe(false);
+    expect(await db().transaction().execute((trx) => chainStoredReports(trx, [stray.id, stray.id]))).toBe(1);
+    expect(await db().transaction().execute((trx) => chainStoredReports(trx, [stray.id]))).toBe(0);
 
     expect(await purgeExpiredReports(app)).toBe(0);
     tick(31 * 86_400_000);
