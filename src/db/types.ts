@@ -101,6 +101,8 @@ export interface RawReportsTable {
   tenant_id: string | null;
   received_at: CreatedAt;
   purged_at: NullableTimestamp;
+  /** When its events, status and suppressions were recorded; null while still to apply. */
+  applied_at: NullableTimestamp;
 }
 
 export interface WebhookEndpointsTable {

@@ -21,6 +21,8 @@ export interface IngestOutcome {
   correlated: number;
   /** Events written. */
   events: number;
+  /** Stored with its parse, its effects applied right after in their own transaction (SMTP path). */
+  pending?: boolean;
 }
 
 /** The parser as ingest sees it: pure, never expected to throw (ingest still guards it). */

@@ -1,5 +1,5 @@
 import type { App } from '../app.js';
-import { createIngestor } from '../ingest/ingest.js';
+import { createGroupIngestor } from '../ingest/group-commit.js';
 import { defaultParser } from '../ingest/parser.js';
 import { startSmtp } from '../smtp/listener.js';
 import { resolveProofKey } from '../proof/keys.js';
@@ -39,9 +39,16 @@ export async function serve(app: App, roles: readonly Role[] = ROLES): Promise<R
       app.log.info({ role: 'http', port: running.http.port }, 'http listening');
     }
     if (roles.includes('smtp')) {
-      const smtp = await startSmtp(app, createIngestor(app, defaultParser));
+      const ingestor = createGroupIngestor(app, defaultParser);
+      const smtp = await startSmtp(app, ingestor).catch(async (err) => {
+        await ingestor.stop();
+        throw err;
+      });
       running.smtp = { port: smtp.port };
-      stops.push(() => smtp.stop());
+      stops.push(async () => {
+        await smtp.stop();
+        await ingestor.stop();
+      });
     }
   } catch (err) {
     await running.stop();

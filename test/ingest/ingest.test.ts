@@ -6,7 +6,9 @@ import { uuidv7 } from '../../src/core/ids.js';
 import { unsubscribeMailto, verpAddress } from '../../src/core/tokens.js';
 import { listMessageEvents } from '../../src/db/events.js';
 import { ensureTenant } from '../../src/db/tenants.js';
-import { createIngestor, type Ingestor } from '../../src/ingest/ingest.js';
+import { createGroupIngestor, storeBatch } from '../../src/ingest/group-commit.js';
+import { createIngestor, inTransaction, type Ingestor } from '../../src/ingest/ingest.js';
+import { prepareReport } from '../../src/ingest/prepare.js';
 import type { InboundEnvelope } from '../../src/ingest/types.js';
 import { dialect, testApp, TEST_SECRET, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
@@ -203,6 +205,39 @@ describe(`ingest on ${dialect}`, () => {
     expect(stored.events).toBe(1);
     const [e] = await listMessageEvents(db(), m.id);
     expect((e.data as { diagnostic: string }).diagnostic).toBe('badbyte  lone');
+  });
+
+  it('group commit: stores concurrent arrivals together, each once, and applies them right after', async () => {
+    const group = createGroupIngestor(t.app, fixtureParser, { sweepMs: 60_000 });
+    try {
+      const ms = await Promise.all([1, 2, 3, 4, 5].map(() => message()));
+      const raws = ms.map((m) => rawOf(report({ recipients: [recipient({ recipient: m.address })] })));
+      const outs = await Promise.all([...ms, ...ms].map((m, i) => group.ingest(raws[i % 5], env(m.verp))));
+      expect(outs.filter((o) => o.pending)).toHaveLength(5);
+      expect(outs.filter((o) => o.duplicate)).toHaveLength(5);
+      expect(new Set(outs.map((o) => o.reportId)).size).toBe(5);
+      const { allApplied } = await import('../smtp/wait.js');
+      await allApplied(db());
+      for (const m of ms) expect(await events(m.id)).toEqual(['bounced']);
+    } finally {
+      await group.stop();
+    }
+  });
+
+  it('applies reports stored before a crash when the listener starts again', async () => {
+    const m = await message();
+    const p = await prepareReport(rawOf(report({ recipients: [recipient({ recipient: m.address })] })), env(m.verp), fixtureParser);
+    const [stored] = await inTransaction(t.app, (trx) => storeBatch(trx, t.app, [p]));
+    expect(stored.pending).toBe(true);
+    expect(await events(m.id)).toEqual([]);
+    const restarted = createGroupIngestor(t.app, fixtureParser, { sweepMs: 60_000 });
+    const { allApplied } = await import('../smtp/wait.js');
+    await allApplied(db());
+    await restarted.stop();
+    expect(await events(m.id)).toEqual(['bounced']);
+    const row = await db().selectFrom('raw_reports').select(['correlated', 'applied_at']).where('id', '=', stored.reportId).executeTakeFirstOrThrow();
+    expect(row.correlated).toBe(true);
+    expect(row.applied_at).not.toBeNull();
   });
 
   it('fails (for the edge to answer 4xx) when the database is unavailable', async () => {

@@ -14,6 +14,7 @@ import { dialect, testApp, TEST_SECRET, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
 import { freePort, session } from './client.js';
 import { postfixDsn } from './dsn.js';
+import { allApplied } from './wait.js';
 
 const DOMAIN = 'bounces.test';
 
@@ -64,13 +65,19 @@ describe(`smtp listener on ${dialect}`, () => {
     return r.body;
   };
 
-  it('accepts a DSN from the null sender and answers 250 only once its events are committed', async () => {
+  it('accepts a DSN from the null sender and answers 250 only once it and its parse are committed', async () => {
     const m = await message();
     const c = await session(port);
     const replies = await c.send('', [m.verp], postfixDsn({ to: m.verp, recipient: m.recipient }));
     expect(replies[0]).toMatch(/^250/);
     expect(replies.at(-1)).toMatch(/^250 2\.0\.0 Ok: stored as report \d+$/);
     // Checked right after the 250, with no wait: the commit came first.
+    const id = Number(/report (\d+)/.exec(replies.at(-1)!)![1]);
+    const row = await t.app.database.db.selectFrom('raw_reports').select(['kind', 'parse']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.kind).toBe('bounce');
+    expect((row.parse as { recipients: Array<{ recipient: string }> }).recipients[0].recipient).toBe(m.recipient);
+    // Its effects follow in their own transaction, right after.
+    await allApplied(t.app.database.db);
     const events = await listMessageEvents(t.app.database.db, m.id);
     expect(events.map((e) => e.type)).toEqual(['bounced']);
     expect(events[0].data).toMatchObject({ bounce_class: 'hard', reason: 'userunknown', status: '5.1.1' });
@@ -86,6 +93,7 @@ describe(`smtp listener on ${dialect}`, () => {
       expect(r.at(-1)).toMatch(i === 0 ? /^250 .*report \d+$/ : /already had it/);
       c.close();
     }
+    await allApplied(t.app.database.db);
     expect(await listMessageEvents(t.app.database.db, m.id)).toHaveLength(1);
   });
 
@@ -138,6 +146,7 @@ describe(`smtp listener on ${dialect}`, () => {
     const r = await c.send('', [m.verp], postfixDsn({ to: m.verp, recipient: m.recipient }));
     expect(r.at(-1)).toMatch(/^250/);
     c.close();
+    await allApplied(t.app.database.db);
     expect((await listMessageEvents(t.app.database.db, m.id)).map((e) => e.type)).toEqual(['bounced']);
   });
 

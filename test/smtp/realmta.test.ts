@@ -7,6 +7,7 @@ import { dialect, testApp, TEST_SECRET, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
 import { freePort } from './client.js';
 import { realmtaUnavailable, runRealmta, type RealmtaRun } from './realmta.js';
+import { allApplied } from './wait.js';
 
 const DOMAIN = 'bounces.test';
 const unavailable = realmtaUnavailable();
@@ -88,6 +89,7 @@ describe.skipIf(unavailable !== null)(`real Postfix DSNs into the listener on ${
         expect(n.to_listener?.reply, `${o.category}: ${JSON.stringify(n)}`).toMatch(/^250 /);
       }
     }
+    await allApplied(t.app.database.db);
     const problems: string[] = [];
     for (const m of messages) {
       const want = WANT[m.category];

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-initial.js';
+import * as m0002 from './0002-ingest.js';
 import * as m0003 from './0003-send.js';
 import * as m0004 from './0004-webhooks.js';
 import * as m0005 from './0005-proof.js';
@@ -8,6 +9,7 @@ import * as m0006 from './0006-imap.js';
 /** Every migration, in order. Numbers are never reused. */
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
+  '0002-ingest': m0002,
   '0003-send': m0003,
   '0004-webhooks': m0004,
   '0005-proof': m0005,

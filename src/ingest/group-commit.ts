@@ -1,0 +1,233 @@
+import type { Transaction } from 'kysely';
+import type { App } from '../app.js';
+import type { DB } from '../db/types.js';
+import { applyStored, inTransaction, rawReportRow, type Ingestor } from './ingest.js';
+import { chainStoredReports } from '../proof/chain.js';
+import { ingestMetrics, type IngestMetrics } from './metrics.js';
+import { prepareReport, type PreparedReport } from './prepare.js';
+import type { InboundEnvelope, IngestOutcome, Parser } from './types.js';
+
+export interface DeferredIngestor extends Ingestor {
+  /** Stops applying after the current batch; what is left is applied at the next start. */
+  stop(): Promise<void>;
+}
+
+export interface GroupOptions {
+  /** Reports stored per transaction. */
+  maxStoreBatch?: number;
+  /** Reports applied per transaction (each holds its tenants' locks until commit). */
+  maxApplyBatch?: number;
+  /** How often leftovers (from a crash, a failed apply) are looked for. */
+  sweepMs?: number;
+}
+
+interface Waiting {
+  p: PreparedReport;
+  resolve(o: IngestOutcome): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The SMTP path: each message is stored with its parse by group commit (one multi-row INSERT and
+ * one commit for every message that arrived meanwhile), answered as soon as that commit is done,
+ * and applied right after by a loop that takes unapplied reports with SKIP LOCKED, so several
+ * nodes share the work and a crash between the two steps loses nothing.
+ */
+export function createGroupIngestor(app: App, parser: Parser, opts: GroupOptions = {}): DeferredIngestor {
+  const maxStore = opts.maxStoreBatch ?? 200;
+  const metrics = ingestMetrics(app.metrics);
+  const log = app.log.child({ role: 'ingest' });
+  const applier = startApplier(app, metrics, opts);
+  let queue: Waiting[] = [];
+  let flushing = false;
+
+  async function flush(): Promise<void> {
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, maxStore);
+        queue = queue.slice(batch.length);
+        await storeOrSplit(batch);
+        applier.notify();
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  /** A failing batch is retried one by one, so only a message that cannot be stored gets 451. */
+  async function storeOrSplit(batch: Waiting[]): Promise<void> {
+    try {
+      const outcomes = await inTransaction(app, (trx) => storeBatch(trx, app, batch.map((w) => w.p)));
+      batch.forEach((w, i) => {
+        metrics.reports.inc({ kind: outcomes[i].kind, outcome: outcomes[i].duplicate ? 'duplicate' : 'stored' });
+        w.resolve(outcomes[i]);
+      });
+    } catch (err) {
+      if (batch.length > 1) {
+        for (const w of batch) await storeOrSplit([w]);
+        return;
+      }
+      metrics.reports.inc({ kind: batch[0].p.report.kind, outcome: 'failed' });
+      batch[0].reject(err);
+    }
+  }
+
+  return {
+    async ingest(raw: Buffer, envelope: InboundEnvelope) {
+      const end = metrics.duration.startTimer();
+      const p = await prepareReport(raw, envelope, parser);
+      const outcome = new Promise<IngestOutcome>((resolve, reject) => queue.push({ p, resolve, reject }));
+      void flush().catch((err) => log.error({ err, code: 'MT_ERR_INGEST_FLUSH' }, 'group commit loop failed'));
+      try {
+        const o = await outcome;
+        end({ outcome: o.duplicate ? 'duplicate' : 'stored' });
+        return o;
+      } catch (err) {
+        end({ outcome: 'failed' });
+        throw err;
+      }
+    },
+    stop: () => applier.stop(),
+  };
+}
+
+/**
+ * Stores a batch: one INSERT for the new ones, a lookup for those already stored (MTA retries).
+ * Rows go in sha256 order so two nodes storing overlapping batches lock them in the same order.
+ */
+export async function storeBatch(trx: Transaction<DB>, app: App, batch: readonly PreparedReport[]): Promise<IngestOutcome[]> {
+  const now = app.clock.now();
+  const unique = [...new Map(batch.map((p) => [p.sha256, p])).values()].sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
+  const inserted = await trx
+    .insertInto('raw_reports')
+    .values(unique.map((p) => rawReportRow(p, now)))
+    .onConflict((oc) => oc.column('sha256').doNothing())
+    .returning(['id', 'sha256'])
+    .execute();
+  const fresh = new Map(inserted.map((r) => [r.sha256, r.id]));
+  await chainStoredReports(trx, inserted.map((r) => r.id));
+  const known = new Map<string, number>();
+  const missing = unique.filter((p) => !fresh.has(p.sha256)).map((p) => p.sha256);
+  if (missing.length > 0) {
+    for (const r of await trx.selectFrom('raw_reports').select(['id', 'sha256']).where('sha256', 'in', missing).execute()) known.set(r.sha256, r.id);
+  }
+  const claimed = new Set<string>();
+  return batch.map((p) => {
+    const isNew = fresh.has(p.sha256) && !claimed.has(p.sha256);
+    claimed.add(p.sha256);
+    const reportId = fresh.get(p.sha256) ?? known.get(p.sha256);
+    if (reportId === undefined) throw new Error(`raw report ${p.sha256} neither stored nor found`);
+    return { reportId, duplicate: !isNew, kind: p.report.kind, correlated: 0, events: 0, pending: isNew };
+  });
+}
+
+export interface Applier {
+  notify(): void;
+  stop(): Promise<void>;
+}
+
+/** Applies stored reports as they come, and sweeps for leftovers every `sweepMs`. */
+export function startApplier(app: App, metrics: IngestMetrics, opts: GroupOptions = {}): Applier {
+  const log = app.log.child({ role: 'ingest' });
+  const limit = opts.maxApplyBatch ?? 20;
+  let dirty = true;
+  let stopped = false;
+  let wake: () => void = () => {};
+  const loop = (async () => {
+    while (!stopped) {
+      if (dirty) {
+        dirty = false;
+        try {
+          if ((await applyPending(app, metrics, limit)) > 0) dirty = true;
+        } catch (err) {
+          log.error({ err, code: 'MT_ERR_INGEST_APPLY' }, 'applying stored reports failed; retrying later');
+        }
+        if (dirty) continue;
+      }
+      // No await between this check and arming `wake`: a stop() can not slip in between.
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          dirty = true;
+          resolve();
+        }, opts.sweepMs ?? 5_000);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  })();
+  return {
+    notify() {
+      dirty = true;
+      wake();
+    },
+    async stop() {
+      stopped = true;
+      wake();
+      await loop;
+    },
+  };
+}
+
+/**
+ * Applies up to `limit` unapplied reports in one transaction; if that fails, one per transaction,
+ * so a report that cannot be applied holds back only itself. Returns how many were applied.
+ */
+export async function applyPending(app: App, metrics: IngestMetrics, limit: number): Promise<number> {
+  const take = (trx: Transaction<DB>, n: number, afterId = 0) =>
+    trx
+      .selectFrom('raw_reports')
+      .select(['id', 'sha256', 'parse', 'envelope', 'received_at', 'kind'])
+      .where('applied_at', 'is', null)
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(n)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+  const apply = async (trx: Transaction<DB>, rows: Awaited<ReturnType<typeof take>>) => {
+    const results = [];
+    for (const r of rows) {
+      const out = await applyStored(trx, app, {
+        id: r.id,
+        sha256: r.sha256,
+        report: r.parse as never,
+        envelope: r.envelope as never,
+        receivedAt: r.received_at,
+      });
+      results.push({ kind: r.kind ?? 'unknown', outcome: out.correlated > 0 ? 'correlated' : 'uncorrelated' });
+    }
+    return results;
+  };
+  const count = (results: Array<{ kind: string; outcome: string }>) => {
+    for (const r of results) metrics.reports.inc(r);
+    return results.length;
+  };
+  try {
+    return count(await inTransaction(app, async (trx) => apply(trx, await take(trx, limit))));
+  } catch (err) {
+    app.log.warn({ err, code: 'MT_ERR_INGEST_APPLY' }, 'batch apply failed; applying one by one');
+    let done = 0;
+    let after = 0;
+    for (let i = 0; i < limit; i++) {
+      const before = after;
+      try {
+        const n = await inTransaction(app, async (trx) => {
+          const rows = await take(trx, 1, after);
+          if (rows.length > 0) after = rows[0].id;
+          return count(await apply(trx, rows));
+        });
+        if (n === 0) break;
+        done += n;
+      } catch (one) {
+        app.log.error({ err: one, code: 'MT_ERR_INGEST_APPLY', report_id: after }, 'could not apply a stored report; it stays pending');
+        if (after === before) break; // nothing taken: the database itself is failing
+      }
+    }
+    return done;
+  }
+}
