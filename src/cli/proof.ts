@@ -5,6 +5,7 @@ import { isUuid } from '../core/ids.js';
 import { checkChain } from '../proof/check.js';
 import { signCheckpoints } from '../proof/checkpoints.js';
 import { exportBundle } from '../proof/export.js';
+import { SYSTEM_CHAIN } from '../proof/format.js';
 import { resolveProofKey } from '../proof/keys.js';
 import { verifyBundle, type Verification } from '../proof/verify.js';
 import { openApp } from '../server/bootstrap.js';
@@ -18,8 +19,9 @@ export interface ProofIo {
 const USAGE = `usage: mailtrail proof <command>
 
   export --tenant T [--message ID | --from ISO --to ISO] --out FILE   write a self-contained proof bundle
+  export --system [--from ISO --to ISO] --out FILE                    the same for the system chain (stored reports)
   verify FILE [--key PUBLIC.pem]    check a bundle offline (no database, no network); --key pins the trusted key
-  check --tenant T                  verify the tenant's whole chain against the database now
+  check --tenant T | --system       verify a whole chain against the database now
   checkpoint                        sign a checkpoint of every chain that has new entries now
 `;
 
@@ -48,22 +50,30 @@ export async function runProof(args: string[], io: ProofIo): Promise<number> {
   if (sub === 'export') {
     const { values } = parseArgs({
       args: rest,
-      options: { tenant: { type: 'string' }, message: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } },
+      options: {
+        tenant: { type: 'string' },
+        system: { type: 'boolean' },
+        message: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        out: { type: 'string' },
+      },
     });
-    if (!values.tenant || !values.out) return usage('export: --tenant and --out are required');
+    if (!values.tenant === !values.system || !values.out) return usage('export: --tenant T (or --system) and --out are required');
+    if (values.system && values.message) return usage('export: the system chain holds no messages');
     if (values.message && (values.from || values.to)) return usage('export: give --message or --from/--to, not both');
     if (values.message && !isUuid(values.message)) return usage(`export: --message ${values.message} is not a message id`);
     const from = values.from ? new Date(values.from) : undefined;
     const to = values.to ? new Date(values.to) : undefined;
     if ((from && Number.isNaN(from.getTime())) || (to && Number.isNaN(to.getTime()))) return usage('export: --from/--to must be ISO dates');
     return withApp(io, async (app) => {
-      const tenantId = await findTenant(app, values.tenant as string);
-      if (!tenantId) return fail(io, `no tenant "${values.tenant}"`);
+      const chain = values.system ? SYSTEM_CHAIN : await findTenant(app, values.tenant as string);
+      if (!chain) return fail(io, `no tenant "${values.tenant}"`);
       if (values.message) {
-        const msg = await app.database.db.selectFrom('messages').select('id').where('id', '=', values.message).where('tenant_id', '=', tenantId).executeTakeFirst();
+        const msg = await app.database.db.selectFrom('messages').select('id').where('id', '=', values.message).where('tenant_id', '=', chain).executeTakeFirst();
         if (!msg) return fail(io, `no message ${values.message} in tenant "${values.tenant}"`);
       }
-      const bundle = await exportBundle(app, tenantId, { messageId: values.message, from, to });
+      const bundle = await exportBundle(app, chain, { messageId: values.message, from, to });
       await writeFile(values.out as string, `${JSON.stringify(bundle, null, 1)}\n`, { mode: 0o600 });
       const entries = bundle.segments.reduce((n, s) => n + s.entries.length, 0);
       io.stderr.write(`wrote ${values.out}: ${entries} entries, ${bundle.checkpoints.length} checkpoints, ${bundle.reports.length} reports; key ${bundle.public_key.key_id}\n`);
@@ -71,12 +81,12 @@ export async function runProof(args: string[], io: ProofIo): Promise<number> {
     });
   }
   if (sub === 'check') {
-    const { values } = parseArgs({ args: rest, options: { tenant: { type: 'string' } } });
-    if (!values.tenant) return usage('check: --tenant is required');
+    const { values } = parseArgs({ args: rest, options: { tenant: { type: 'string' }, system: { type: 'boolean' } } });
+    if (!values.tenant === !values.system) return usage('check: --tenant T or --system is required');
     return withApp(io, async (app) => {
-      const tenantId = await findTenant(app, values.tenant as string);
-      if (!tenantId) return fail(io, `no tenant "${values.tenant}"`);
-      const result = await checkChain(app, tenantId);
+      const chain = values.system ? SYSTEM_CHAIN : await findTenant(app, values.tenant as string);
+      if (!chain) return fail(io, `no tenant "${values.tenant}"`);
+      const result = await checkChain(app, chain);
       io.stdout.write(report(result, true));
       return result.ok ? 0 : 1;
     });

@@ -4,7 +4,7 @@ import type { DB } from '../db/types.js';
 import type { JsonValue } from './canonical.js';
 import { BUNDLE_FORMAT, type Bundle, type BundleCheckpoint, type BundleEntry, type BundleReport, type Segment } from './bundle.js';
 import { signCheckpoints } from './checkpoints.js';
-import { eventContent, purgeContent, reportContent } from './format.js';
+import { GENESIS, SYSTEM_CHAIN, eventContent, purgeContent, reportContent } from './format.js';
 import { resolveProofKey } from './keys.js';
 
 export interface ExportOptions {
@@ -27,24 +27,24 @@ interface PlannedSegment {
 const CHUNK = 1000;
 
 /**
- * Builds a self-contained bundle of a tenant's chain. Each cited entry carries its content, rebuilt
+ * Builds a self-contained bundle of a chain (a tenant's id, or 'system'). Each cited entry carries its content, rebuilt
  * from the events and raw_reports rows (so an edited row no longer matches its recorded hash);
  * the other entries of a segment carry only their hashes, so a message bundle holds no other
  * message's data. Each segment runs up to a signed checkpoint.
  */
-export async function exportBundle(app: App, tenantId: string, opts: ExportOptions = {}): Promise<Bundle> {
+export async function exportBundle(app: App, chain: string, opts: ExportOptions = {}): Promise<Bundle> {
   const db = app.database.db;
   const key = resolveProofKey(app.config);
   const now = app.clock.now();
-  const tenant = await db.selectFrom('tenants').select(['id', 'name']).where('id', '=', tenantId).executeTakeFirst();
-  if (opts.sign !== false) await signCheckpoints(db, key, now, { chain: tenantId });
-  const plan = opts.messageId ? await planMessage(db, tenantId, opts.messageId) : await planRange(db, tenantId, opts);
+  const tenant = chain === SYSTEM_CHAIN ? undefined : await db.selectFrom('tenants').select(['id', 'name']).where('id', '=', chain).executeTakeFirst();
+  if (opts.sign !== false) await signCheckpoints(db, key, now, { chain });
+  const plan = opts.messageId ? await planMessage(db, chain, opts.messageId) : await planRange(db, chain, opts);
   const reportIds = new Set<number>();
   const segments: Segment[] = [];
-  for (const p of plan) segments.push(await buildSegment(db, tenantId, p, reportIds));
+  for (const p of plan) segments.push(await buildSegment(db, chain, p, reportIds));
   return {
     format: BUNDLE_FORMAT,
-    chain: tenantId,
+    chain,
     tenant: tenant ?? null,
     scope: {
       ...(opts.messageId ? { message: opts.messageId } : {}),
@@ -168,7 +168,7 @@ async function buildSegment(db: Kysely<DB>, chain: string, p: PlannedSegment, re
       entries.push(entry);
     }
   }
-  return { prev: prev ?? '0'.repeat(64), entries, checkpoint: p.checkpoint?.seq ?? null };
+  return { prev: prev ?? GENESIS, entries, checkpoint: p.checkpoint?.seq ?? null };
 }
 
 type EntryRow = { seq: number; kind: string; event_id: string | null; report_id: number | null };

@@ -1,7 +1,7 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { contentHash, sha256Hex, type JsonValue } from './canonical.js';
-import { bundleSchema, type Bundle, type BundleCheckpoint, type BundleEntry } from './bundle.js';
+import { BUNDLE_FORMAT, bundleSchema, type Bundle, type BundleCheckpoint, type BundleEntry } from './bundle.js';
 import { GENESIS, checkpointMessage, entryHash, keyIdOf } from './format.js';
 
 /**
@@ -42,7 +42,7 @@ export function verifyBundle(input: unknown, opts: VerifyOptions = {}): Verifica
   const parsed = bundleSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    problem('bundle', `not a ${'mailtrail-proof-bundle/1'} file: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    problem('bundle', `not a ${BUNDLE_FORMAT} file: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
     return out;
   }
   const b = parsed.data;

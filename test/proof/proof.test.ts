@@ -74,14 +74,18 @@ describe(`proof of events on ${dialect}`, () => {
     return { tenant, a, b, c };
   }
 
-  async function storeReport(raw: string, tenantId: string | null) {
+  /** Stores a raw report as ingest does: chained into the system chain in the same transaction (unless `chain` is false). */
+  async function storeReport(raw: string, tenantId: string | null, chain = true) {
     const bytes = Buffer.from(raw);
-    const row = await db()
-      .insertInto('raw_reports')
-      .values({ sha256: sha256Hex(bytes), raw: gzipSync(bytes), size: bytes.length, source: 'smtp', envelope: '{}', tenant_id: tenantId, received_at: clock.now() })
-      .returning(['id', 'sha256', 'size', 'source', 'received_at'])
-      .executeTakeFirstOrThrow();
-    return { ...row, id: Number(row.id) };
+    return db().transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('raw_reports')
+        .values({ sha256: sha256Hex(bytes), raw: gzipSync(bytes), size: bytes.length, source: 'smtp', envelope: '{}', tenant_id: tenantId, received_at: clock.now() })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      if (chain) await chainStoredReports(trx, [row.id]);
+      return Number(row.id);
+    });
   }
 
   async function withTriggersOff<T>(fn: () => Promise<T>): Promise<T> {
@@ -388,7 +392,7 @@ describe(`proof of events on ${dialect}`, () => {
   it('raw reports: chained with the events that cite them, purged after retention, still verifiable', async () => {
     const tenant = await ensureTenant(db(), 'reports');
     const m = await insertMessage(db(), tenant.id);
-    const report = await storeReport('From: MAILER-DAEMON\r\n\r\n550 5.1.1 user unknown\r\n', tenant.id);
+    const report = { id: await storeReport('From: MAILER-DAEMON\r\n\r\n550 5.1.1 user unknown\r\n', tenant.id) };
     await append(m, [ev('sent', { source: 'send' })]);
     await append(m, [ev('bounced', { source: 'smtp', reportId: report.id, data: { bounce_class: 'hard' } })]);
     await append(m, [ev('bounced', { source: 'smtp', reportId: report.id, dedupeKey: 'again' })]);
@@ -406,7 +410,7 @@ describe(`proof of events on ${dialect}`, () => {
     expect(problems(dropped).join()).toMatch(/raw body is missing and no purge entry records its removal/);
 
     // A stored report goes to the system chain, once.
-    const stray = await storeReport('Subject: out of office\r\n\r\nback monday\r\n', null);
+    const stray = { id: await storeReport('Subject: out of office\r\n\r\nback monday\r\n', null, false) };
     expect(await db().transaction().execute((trx) => chainStoredReports(trx, [stray.id, stray.id]))).toBe(1);
     expect(await db().transaction().execute((trx) => chainStoredReports(trx, [stray.id]))).toBe(0);
 
@@ -417,14 +421,30 @@ describe(`proof of events on ${dialect}`, () => {
     const row = await db().selectFrom('raw_reports').select(['raw', 'purged_at', 'sha256']).where('id', '=', report.id).executeTakeFirstOrThrow();
     expect(row.raw).toBeNull();
     expect(row.purged_at).not.toBeNull();
-    const purges = await db().selectFrom('proof_entries').select(['chain', 'report_id']).where('kind', '=', 'purge').where('report_id', 'in', [report.id, stray.id]).orderBy('report_id').execute();
-    expect(purges.map((p) => p.chain)).toEqual([tenant.id, SYSTEM_CHAIN]);
+    const purges = await db()
+      .selectFrom('proof_entries')
+      .select(['chain', 'report_id'])
+      .where('kind', '=', 'purge')
+      .where('report_id', 'in', [report.id, stray.id])
+      .orderBy('report_id')
+      .orderBy('chain')
+      .execute();
+    expect(purges.map((p) => p.chain)).toEqual([tenant.id, SYSTEM_CHAIN, SYSTEM_CHAIN]);
 
     const later = await exportBundle(app, tenant.id, { messageId: m });
     const r = verifyBundle(clone(later));
     expect(r.problems).toEqual([]);
     expect(r.notes.join()).toMatch(new RegExp(`report ${report.id}: raw body purged at .*its sha256 ${row.sha256} is still proven`));
     expect((await checkChain(app, tenant.id)).problems).toEqual([]);
+
+    // The system chain holds every stored report and its purge; check finds a report kept behind its back.
+    const system = verifyBundle(clone(await exportBundle(app, SYSTEM_CHAIN)));
+    expect(system.problems).toEqual([]);
+    expect(system.notes.filter((n) => /raw body purged/.test(n))).toHaveLength(2);
+    expect((await checkChain(app, SYSTEM_CHAIN)).problems).toEqual([]);
+    const hidden = await storeReport('Subject: hidden\r\n\r\nnot chained\r\n', null, false);
+    expect((await checkChain(app, SYSTEM_CHAIN)).problems.map((p) => p.at)).toEqual([`report ${hidden}`]);
+    await db().transaction().execute((trx) => chainStoredReports(trx, [hidden]));
   });
 
   it('ingest chains a correlated report with its event, and an uncorrelated one into the system chain', async () => {
