@@ -3,8 +3,8 @@
  * exports doing nothing, so that arm runs the real appendEvents and ingest minus the chain.
  */
 export async function chainEvents(): Promise<void> {}
-export async function chainReport(): Promise<boolean> {
-  return false;
+export async function chainStoredReports(): Promise<number> {
+  return 0;
 }
 export async function chainPurge(): Promise<string[]> {
   return [];

@@ -41,29 +41,8 @@ export async function chainEvents(trx: Transaction<DB>, tenantId: string, events
   const reports = reportIds.length > 0 ? await unchainedReports(trx, tenantId, reportIds) : [];
   await appendEntries(trx, tenantId, [
     ...reports.map(reportEntry),
-    ...events.map((e): PendingEntry => ({ kind: 'event', content: eventContent(e), event_id: e.id, message_id: e.message_id, report_id: e.report_id ?? undefined })),
+    ...events.map(eventEntry),
   ]);
-}
-
-/**
- * Chains a stored raw report into a tenant's chain, or into the system chain when `tenantId` is
- * null (a report no tenant's events cite: uncorrelated, or nothing to record). Idempotent per
- * chain. Call it after any appendEvents of the same transaction (the system chain locks last).
- * Returns whether an entry was written.
- */
-export async function chainReport(trx: Transaction<DB>, tenantId: string | null, report: ReportFacts): Promise<boolean> {
-  const chain = tenantId ?? SYSTEM_CHAIN;
-  if (tenantId) await lockTenant(trx, tenantId);
-  const done = await trx
-    .selectFrom('proof_entries')
-    .select('seq')
-    .where('chain', '=', chain)
-    .where('kind', '=', 'report')
-    .where('report_id', '=', report.id)
-    .executeTakeFirst();
-  if (done) return false;
-  await appendEntries(trx, chain, [reportEntry(report)]);
-  return true;
 }
 
 /**
@@ -98,6 +77,10 @@ export async function chainPurge(trx: Transaction<DB>, report: Pick<ReportFacts,
     await appendEntries(trx, chain, [entry]);
   }
   return chains;
+}
+
+function eventEntry(e: EventRow): PendingEntry {
+  return { kind: 'event', content: eventContent(e), event_id: e.id, message_id: e.message_id, report_id: e.report_id ?? undefined };
 }
 
 function reportEntry(r: ReportFacts): PendingEntry {
