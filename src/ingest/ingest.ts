@@ -93,8 +93,8 @@ export async function storeAndApply(trx: Transaction<DB>, app: App, p: PreparedR
     const existing = await trx.selectFrom('raw_reports').select('id').where('sha256', '=', p.sha256).executeTakeFirstOrThrow();
     return { reportId: existing.id, duplicate: true, kind: p.report.kind, correlated: 0, events: 0 };
   }
-  await chainStoredReports(trx, [inserted.id]);
   const applied = await applyStored(trx, app, { id: inserted.id, sha256: p.sha256, report: p.report, envelope: p.envelope, receivedAt: now });
+  await chainStoredReports(trx, [inserted.id]);
   return { reportId: inserted.id, duplicate: false, kind: p.report.kind, ...applied };
 }
 

@@ -17,9 +17,9 @@ import {
  * fact and its entry commit together or not at all.
  *
  * Lock order, the same for every writer so that no two transactions wait on each other in a
- * cycle: the system chain row first (a transaction that stores reports takes it before it applies
- * them), then tenant rows in tenant id order (appendEvents takes them), each tenant's chain row
- * right after its tenant row.
+ * cycle: tenant rows in tenant id order (appendEvents takes them), each tenant's chain row right
+ * after its tenant row, and the system chain row last (it is shared by every report, so it is
+ * held only from the end of a transaction to its commit).
  */
 
 interface PendingEntry {
@@ -47,8 +47,8 @@ export async function chainEvents(trx: Transaction<DB>, tenantId: string, events
 
 /**
  * Chains reports into the system chain in the transaction that stores them: every raw report is
- * in the trail from the moment it is kept, whoever it turns out to concern. Call it right after
- * the insert, before anything that takes tenant locks. Idempotent; returns how many it chained.
+ * in the trail from the moment it is kept, whoever it turns out to concern. Call it last in the
+ * transaction, after any appendEvents (lock order). Idempotent; returns how many it chained.
  */
 export async function chainStoredReports(trx: Transaction<DB>, reportIds: readonly number[]): Promise<number> {
   if (reportIds.length === 0) return 0;
@@ -70,7 +70,7 @@ export async function chainPurge(trx: Transaction<DB>, report: Pick<ReportFacts,
     .where('report_id', '=', report.id)
     .execute();
   const tenants = rows.map((r) => r.chain).filter((c) => c !== SYSTEM_CHAIN).sort();
-  const chains = rows.length === 0 || rows.some((r) => r.chain === SYSTEM_CHAIN) ? [SYSTEM_CHAIN, ...tenants] : tenants;
+  const chains = rows.length === 0 || rows.some((r) => r.chain === SYSTEM_CHAIN) ? [...tenants, SYSTEM_CHAIN] : tenants;
   const entry: PendingEntry = { kind: 'purge', content: purgeContent(report, purgedAt), report_id: report.id };
   for (const chain of chains) {
     if (chain !== SYSTEM_CHAIN) await lockTenant(trx, chain);
