@@ -1,0 +1,97 @@
+/**
+ * DSN ingest throughput with 250-after-commit, against the same smtp-server accepting and
+ * discarding, measured in the same run, interleaved A/B/A/B:
+ *
+ *   node --import tsx bench/smtp-ingest.ts                       # embedded PGlite
+ *   DATABASE_URL=postgres://... node --import tsx bench/smtp-ingest.ts   # a real Postgres
+ *
+ * Env: BENCH_MESSAGES (per round, default 3000), BENCH_CONCURRENCY (default 32), BENCH_ROUNDS (2).
+ */
+import { fork } from 'node:child_process';
+import { SMTPServer } from 'smtp-server';
+import { verpAddress } from '../src/core/tokens.js';
+import { ensureTenant } from '../src/db/tenants.js';
+import { createGroupIngestor } from '../src/ingest/group-commit.js';
+import { defaultParser } from '../src/ingest/parser.js';
+import { startSmtp } from '../src/smtp/listener.js';
+import { dialect, testApp, TEST_SECRET } from '../test/support/app.js';
+import { insertMessage } from '../test/support/messages.js';
+import { freePort } from '../test/smtp/client.js';
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 3000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const DOMAIN = 'bounces.test';
+
+interface Result {
+  elapsedMs: number;
+  latencies: number[];
+  replies: Record<string, number>;
+}
+
+const loader = fork(new URL('./smtp-load.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'] });
+function load(port: number, jobs: Array<{ verp: string; recipient: string }>): Promise<Result> {
+  return new Promise((resolve) => {
+    loader.once('message', (m) => resolve(m as Result));
+    loader.send({ port, concurrency: CONCURRENCY, jobs });
+  });
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+const port = await freePort();
+const t = await testApp({ MAILTRAIL_SMTP_HOST: '127.0.0.1', MAILTRAIL_SMTP_PORT: String(port), MAILTRAIL_BOUNCE_DOMAIN: DOMAIN, MAILTRAIL_SMTP_MAX_CLIENTS: '1000', MAILTRAIL_SMTP_RATE_PER_MINUTE: '0' });
+const app = t.app;
+const tenantId = (await ensureTenant(app.database.db, 'bench')).id;
+
+async function jobs(n: number) {
+  const out: Array<{ verp: string; recipient: string }> = [];
+  for (let i = 0; i < n; i++) {
+    const recipient = `user${i}-${Math.random().toString(36).slice(2, 8)}@remote.test`;
+    const id = await insertMessage(app.database.db, tenantId, recipient);
+    out.push({ verp: verpAddress(TEST_SECRET, id, DOMAIN), recipient });
+  }
+  return out;
+}
+
+// Baseline: the same smtp-server, same limits, reading each message and discarding it.
+const discardPort = await freePort();
+const discard = new SMTPServer({
+  size: app.config.MAILTRAIL_SMTP_MAX_SIZE,
+  authOptional: true,
+  disabledCommands: ['AUTH', 'STARTTLS'],
+  disableReverseLookup: true,
+  logger: false,
+  maxClients: 1000,
+  onData(stream, _session, callback) {
+    stream.on('data', () => {});
+    stream.on('end', () => callback(null, '2.0.0 Ok: discarded'));
+  },
+});
+await new Promise<void>((r) => discard.listen(discardPort, '127.0.0.1', () => r()));
+const ingestor = createGroupIngestor(app, defaultParser);
+const listener = await startSmtp(app, ingestor);
+
+console.log(`smtp ingest bench on ${dialect}: ${MESSAGES} DSNs per round, ${CONCURRENCY} clients with connection reuse, ${ROUNDS} rounds A/B`);
+const base: Result[] = [];
+const ours: Result[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  base.push(await load(discardPort, await jobs(MESSAGES)));
+  ours.push(await load(listener.port, await jobs(MESSAGES)));
+}
+const rate = (rs: Result[]) => (rs.length * MESSAGES) / (rs.reduce((a, x) => a + x.elapsedMs, 0) / 1000);
+const lat = (rs: Result[]) => rs.flatMap((x) => x.latencies);
+const replies = (rs: Result[]) => JSON.stringify(rs.reduce<Record<string, number>>((a, x) => { for (const [k, v] of Object.entries(x.replies)) a[k] = (a[k] ?? 0) + v; return a; }, {}));
+const events = await app.database.db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+console.log(`discard baseline: ${rate(base).toFixed(0)} msg/s, p50 ${pct(lat(base), 50).toFixed(2)} ms, p99 ${pct(lat(base), 99).toFixed(2)} ms, replies ${replies(base)}`);
+console.log(`mailtrail ingest: ${rate(ours).toFixed(0)} DSN/s, p50 ${pct(lat(ours), 50).toFixed(2)} ms, p99 ${pct(lat(ours), 99).toFixed(2)} ms (end of DATA → 250), replies ${replies(ours)}, events written ${Number(events.n)}`);
+console.log(`ratio ingest/discard: ${(rate(ours) / rate(base)).toFixed(2)}`);
+
+loader.kill();
+await listener.stop();
+await ingestor.stop();
+await new Promise<void>((r) => discard.close(() => r()));
+await t.close();
