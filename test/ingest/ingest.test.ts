@@ -9,6 +9,10 @@ import { ensureTenant } from '../../src/db/tenants.js';
 import { createGroupIngestor, storeBatch } from '../../src/ingest/group-commit.js';
 import { createIngestor, inTransaction, type Ingestor } from '../../src/ingest/ingest.js';
 import { prepareReport } from '../../src/ingest/prepare.js';
+import { reprocess } from '../../src/ingest/reprocess.js';
+import type { Parser } from '../../src/ingest/types.js';
+import { runReprocess } from '../../src/cli/reprocess.js';
+import type { Report } from '../../src/parsers/report.js';
 import type { InboundEnvelope } from '../../src/ingest/types.js';
 import { dialect, testApp, TEST_SECRET, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
@@ -238,6 +242,51 @@ describe(`ingest on ${dialect}`, () => {
     const row = await db().selectFrom('raw_reports').select(['correlated', 'applied_at']).where('id', '=', stored.reportId).executeTakeFirstOrThrow();
     expect(row.correlated).toBe(true);
     expect(row.applied_at).not.toBeNull();
+  });
+
+  it('reprocess: records reclassifications and missed facts once, deletes nothing', async () => {
+    // The "fixed" parser: hard user-unknown for a soft bounce it used to misread, and a report
+    // the old parser choked on.
+    const fixed: Parser = {
+      version: 'fixture-2',
+      parse(raw) {
+        const text = raw.toString('utf8');
+        const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+        if (body.startsWith('THROW{')) return JSON.parse(body.slice(5)) as Report;
+        const r = fixtureParser.parse(raw);
+        return { ...r, recipients: r.recipients.map((x) => (x.recipient?.startsWith('misread') ? { ...x, reason: 'userunknown', bounce_class: 'hard', status: '5.1.1' } : x)) };
+      },
+    };
+    const a = await message(`misread-${uuidv7()}@example.com`);
+    await ingestor.ingest(rawOf(report({ recipients: [recipient({ recipient: a.address, reason: 'mailboxfull', bounce_class: 'soft', status: '5.2.2' })] })), env(a.verp));
+    const b = await message();
+    const hidden = Buffer.from(`From: x\r\nSubject: f\r\n\r\nTHROW${JSON.stringify(report({ recipients: [recipient({ recipient: b.address })] }))}`);
+    expect((await ingestor.ingest(hidden, env(b.verp))).events).toBe(0);
+    expect(await suppression(a.address)).toBeUndefined();
+
+    const progress: number[] = [];
+    const r = await reprocess(t.app, fixed, { batchSize: 7, onProgress: (p) => progress.push(p.scanned) });
+    expect(r).toMatchObject({ changed: 2, events: 2 });
+    expect(r.scanned).toBe(r.total);
+    expect(progress.at(-1)).toBe(r.total);
+    const evA = await listMessageEvents(db(), a.id);
+    expect(evA.map((e) => e.type)).toEqual(['bounced', 'reclassified']);
+    expect(evA[0].data).toMatchObject({ reason: 'mailboxfull' }); // the original fact is untouched
+    expect(evA[1]).toMatchObject({ source: 'reprocess' });
+    expect(evA[1].data).toMatchObject({ before: { reason: 'mailboxfull', bounce_class: 'soft' }, after: { reason: 'userunknown', bounce_class: 'hard' }, event_type: 'bounced' });
+    expect(await suppression(a.address)).toMatchObject({ reason: 'userunknown' });
+    expect((await listMessageEvents(db(), b.id)).map((e) => [e.type, e.source])).toEqual([['bounced', 'reprocess']]);
+    expect(await status(b.id)).toBe('bounced');
+
+    const again = await reprocess(t.app, fixed);
+    expect(again).toMatchObject({ changed: 0, events: 0 });
+    expect(await reprocess(t.app, fixed, { since: new Date(now.getTime() + 60_000) })).toMatchObject({ total: 0, scanned: 0 });
+
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } } as never;
+    expect(await runReprocess(['--since', 'yesterday-ish'], async () => t.app, io, fixed)).toBe(2);
+    expect(err.join('')).toMatch(/is not a date/);
   });
 
   it('fails (for the edge to answer 4xx) when the database is unavailable', async () => {
