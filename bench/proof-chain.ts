@@ -1,7 +1,8 @@
 /**
  * What the proof chain costs on the write paths: appendEvents as the tracking endpoints call it
- * (one event per transaction) and a full ingest of a correlated bounce (raw report + event), each
- * with the chain on and off, interleaved A/B/B/A in the same run on the same database.
+ * (one event per transaction) and ingest of a correlated bounce (raw report + event + suppression)
+ * both ways ingest runs (IMAP: one transaction per report; SMTP: group-committed store, then
+ * apply), each with the chain on and off, interleaved A/B/B/A in the same run on one database.
  *
  *   node --import tsx bench/proof-chain.ts [--seconds 3] [--rounds 3] [--workers 8]
  *   DATABASE_URL=postgres://... node --import tsx bench/proof-chain.ts      (real Postgres)
@@ -33,7 +34,8 @@ const load = async (arm: Arm) => {
   const q = arm === 'off' ? '?proof=off' : '';
   const events = (await import(`../src/db/events.ts${q}`)) as typeof import('../src/db/events.js');
   const ingest = (await import(`../src/ingest/ingest.ts${q}`)) as typeof import('../src/ingest/ingest.js');
-  return { appendEvents: events.appendEvents, createIngestor: ingest.createIngestor };
+  const group = (await import(`../src/ingest/group-commit.ts${q}`)) as typeof import('../src/ingest/group-commit.js');
+  return { appendEvents: events.appendEvents, createIngestor: ingest.createIngestor, createGroupIngestor: group.createGroupIngestor };
 };
 
 const { testApp, dialect } = await import('../test/support/app.js');
@@ -54,20 +56,42 @@ const pick = (tenantCount: number) => {
   return ms[Math.floor(Math.random() * ms.length)];
 };
 
-type Workload = (arm: Arm) => () => Promise<unknown>;
+/** One operation, and optionally what must finish before the clock stops (work the operation queued). */
+interface Ops {
+  op: () => Promise<unknown>;
+  settle?: () => Promise<void>;
+  /** Concurrent callers, if not --workers (SMTP has many connections at once). */
+  workers?: number;
+}
+type Workload = (arm: Arm) => Ops;
+const envelope = () => ({ source: 'smtp' as const, mailFrom: '', rcptTo: [verpAddress(t.app.secret, pick(8), 'bounces.test')] });
 const workloads: Record<string, Workload> = {
-  'tracking, 8 tenants': (arm) => () =>
-    db.transaction().execute((trx) => arms[arm].appendEvents(trx, pick(8), [{ type: 'opened', occurredAt: new Date(), source: 'tracking', data: { human: true } }])),
-  'tracking, 1 tenant': (arm) => () =>
-    db.transaction().execute((trx) => arms[arm].appendEvents(trx, pick(1), [{ type: 'opened', occurredAt: new Date(), source: 'tracking', data: { human: true } }])),
-  'ingest, 8 tenants': (arm) => {
+  'tracking, 8 tenants': (arm) => ({
+    op: () => db.transaction().execute((trx) => arms[arm].appendEvents(trx, pick(8), [{ type: 'opened', occurredAt: new Date(), source: 'tracking', data: { human: true } }])),
+  }),
+  'tracking, 1 tenant': (arm) => ({
+    op: () => db.transaction().execute((trx) => arms[arm].appendEvents(trx, pick(1), [{ type: 'opened', occurredAt: new Date(), source: 'tracking', data: { human: true } }])),
+  }),
+  // IMAP path: store and apply in one transaction per report.
+  'ingest, 1 txn/report': (arm) => {
     const ingestor = arms[arm].createIngestor(t.app, fixtureParser);
-    return () =>
-      ingestor.ingest(rawOf(report()), {
-        source: 'smtp',
-        mailFrom: '',
-        rcptTo: [verpAddress(t.app.secret, pick(8), 'bounces.test')],
-      });
+    return { op: () => ingestor.ingest(rawOf(report()), envelope()) };
+  },
+  // SMTP path: stored by group commit, applied right after; the clock stops once all are applied.
+  'ingest, group commit': (arm) => {
+    let ingestor = arms[arm].createGroupIngestor(t.app, fixtureParser);
+    return {
+      op: () => ingestor.ingest(rawOf(report()), envelope()),
+      workers: WORKERS * 8,
+      settle: async () => {
+        while (Number((await db.selectFrom('raw_reports').select((eb) => eb.fn.countAll<number>().as('n')).where('applied_at', 'is', null).executeTakeFirstOrThrow()).n) > 0) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        // A fresh applier per run, so one arm never applies the other's reports.
+        await ingestor.stop();
+        ingestor = arms[arm].createGroupIngestor(t.app, fixtureParser);
+      },
+    };
   },
 };
 
@@ -76,21 +100,23 @@ async function entryCount(): Promise<number> {
   return Number(r.n);
 }
 
-async function run(op: () => Promise<unknown>): Promise<number> {
-  const end = Date.now() + SECONDS * 1000;
+async function run({ op, settle, workers = WORKERS }: Ops): Promise<number> {
+  const start = Date.now();
+  const end = start + SECONDS * 1000;
   let done = 0;
   await Promise.all(
-    Array.from({ length: WORKERS }, async () => {
+    Array.from({ length: workers }, async () => {
       while (Date.now() < end) {
         await op();
         done++;
       }
     }),
   );
-  return done / SECONDS;
+  await settle?.();
+  return (done * 1000) / (Date.now() - start);
 }
 
-console.log(`proof chain cost on ${dialect}: ${WORKERS} workers, ${ROUNDS} rounds of ${SECONDS}s per arm, interleaved on/off/off/on`);
+console.log(`proof chain cost on ${dialect}: ${WORKERS} workers (${WORKERS * 8} SMTP clients), ${ROUNDS} rounds of ${SECONDS}s per arm, interleaved on/off/off/on`);
 for (const [name, make] of Object.entries(workloads)) {
   const ops = { on: make('on'), off: make('off') };
   await run(ops.on); // warm-up: JIT, plans, buffers
