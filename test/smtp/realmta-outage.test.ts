@@ -82,7 +82,7 @@ describe.skipIf(why !== null)('Postgres outage while Postfix delivers DSNs', () 
         args: ['--quick', '--categories', CATEGORIES.map((c) => c[0]).join(','), '--lifetime', '180', '--timeout', '300'],
         timeoutMs: 400_000,
       });
-      await waitFor(async () => (await tempfails()) >= 4, 120_000, 'the listener to answer 4xx during the outage');
+      await waitFor(async () => (await tempfails()) >= 4, 600_000, 'the listener to answer 4xx during the outage');
       await new Promise((r) => setTimeout(r, 3000));
       cluster.start();
       const result = await run;
@@ -100,7 +100,7 @@ describe.skipIf(why !== null)('Postgres outage while Postfix delivers DSNs', () 
       const reports = await db.selectFrom('raw_reports').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       expect(Number(reports.n)).toBe(messages.length);
     },
-    600_000,
+    900_000,
   );
 });
 

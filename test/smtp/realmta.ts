@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { realmtaDir } from '../support/shared.js';
@@ -37,8 +37,49 @@ export async function waitForRealmtaFree(timeoutMs = 600_000): Promise<void> {
   throw new Error('another realmta run kept 127.0.0.1:10025 busy');
 }
 
+const LOCK = '/tmp/mailtrail-realmta.lock';
+
+/**
+ * One realmta run at a time on the machine, across test files running in parallel: a lock file
+ * holding the owner's pid (a dead owner's lock is taken over), then the ports must be free too.
+ */
+async function lockRealmta(timeoutMs = 900_000): Promise<() => void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(LOCK, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(LOCK, { force: true });
+    } catch {
+      const owner = Number(existsSync(LOCK) ? readFileSync(LOCK, 'utf8') : 0);
+      if (owner && !alive(owner)) rmSync(LOCK, { force: true });
+      else if (Date.now() > deadline) throw new Error(`realmta lock ${LOCK} held by pid ${owner}`);
+      else await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs the harness against our listener with our VERP senders (`ID ADDRESS` lines). */
 export async function runRealmta(opts: { port: number; senders: Array<[string, string]>; args?: string[]; timeoutMs?: number; onOutput?: (line: string) => void }): Promise<RealmtaRun> {
+  const unlock = await lockRealmta();
+  try {
+    return await runLocked(opts);
+  } finally {
+    unlock();
+  }
+}
+
+async function runLocked(opts: Parameters<typeof runRealmta>[0]): Promise<RealmtaRun> {
   await waitForRealmtaFree();
   const workdir = mkdtempSync('/tmp/mailtrail-realmta-');
   chmodSync(workdir, 0o755);
