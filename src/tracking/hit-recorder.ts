@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { App } from '../app.js';
-import type { Insertable } from 'kysely';
-import type { TrackingHitsTable } from '../db/types.js';
+import { sql, type Insertable, type Kysely } from 'kysely';
+import type { DB, TrackingHitsTable } from '../db/types.js';
 
 export type NewHit = Insertable<TrackingHitsTable>;
 
@@ -10,7 +10,7 @@ interface Waiter {
   done: (recorded: boolean) => void;
 }
 
-/** Rows per INSERT statement: 8 parameters each stays far below Postgres's 65535. */
+/** Rows per INSERT statement (a bound on statement size, not on parameters: see insertHits). */
 const ROWS_PER_STATEMENT = 1_000;
 /** Hits kept in memory while the database refuses writes; beyond this the oldest are lost (counted). */
 const MAX_BACKLOG = 50_000;
@@ -48,17 +48,34 @@ function hitMetrics(registry: Registry): HitMetrics {
  * that is retried every second. Hits that cannot be kept are counted and logged
  * (MT_ERR_TRACKING_LOST), never dropped silently.
  */
+/**
+ * One INSERT of seven array parameters, whatever the number of rows: a multi-row VALUES list
+ * would cost a parse and plan proportional to the batch on every flush.
+ */
+async function insertHits(db: Kysely<DB>, rows: readonly NewHit[]): Promise<void> {
+  const col = <T>(f: (h: NewHit) => T) => rows.map(f);
+  await sql`
+    insert into tracking_hits (message_id, kind, url, method, user_agent, ip, occurred_at)
+    select * from unnest(
+      ${col((h) => h.message_id)}::uuid[], ${col((h) => h.kind)}::text[], ${col((h) => h.url ?? null)}::text[],
+      ${col((h) => h.method)}::text[], ${col((h) => h.user_agent ?? null)}::text[], ${col((h) => h.ip ?? null)}::text[],
+      ${col((h) => new Date(h.occurred_at).toISOString())}::timestamptz[])`.execute(db);
+}
+
 export class HitRecorder {
   private queue: Waiter[] = [];
   private backlog: NewHit[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Writes that may run at once: a pool overlaps their round trips; PGlite runs one at a time anyway. */
+  private readonly maxInFlight: number;
   private closed = false;
   private lastLog = 0;
   private readonly metrics: HitMetrics;
 
   constructor(private readonly app: App) {
     this.metrics = hitMetrics(app.metrics);
+    this.maxInFlight = app.database.dialect === 'pg' ? 4 : 1;
   }
 
   /** Resolves true once the hit is committed, false if it is only kept in memory for a retry. */
@@ -76,7 +93,7 @@ export class HitRecorder {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.flushing;
+    await Promise.all(this.inFlight);
     await this.flush();
     if (this.backlog.length > 0) {
       this.lose(this.backlog.length, 'shutdown with the database unreachable');
@@ -86,14 +103,15 @@ export class HitRecorder {
   }
 
   private schedule(ms: number): void {
-    if (this.timer || this.flushing || this.closed) return;
+    if (this.timer || this.closed || this.inFlight.size >= this.maxInFlight) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.flushing = this.flush().finally(() => {
-        this.flushing = null;
+      const write: Promise<void> = this.flush().finally(() => {
+        this.inFlight.delete(write);
         if (this.queue.length > 0) this.schedule(0);
         else if (this.backlog.length > 0) this.schedule(RETRY_MS);
       });
+      this.inFlight.add(write);
     }, ms);
   }
 
@@ -103,11 +121,13 @@ export class HitRecorder {
     const rows = [...retried, ...waiters.map((w) => w.hit)];
     if (rows.length === 0) return;
     try {
-      await this.app.database.db.transaction().execute(async (trx) => {
-        for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-          await trx.insertInto('tracking_hits').values(rows.slice(i, i + ROWS_PER_STATEMENT)).execute();
-        }
-      });
+      // One statement is atomic on its own; BEGIN/COMMIT would add two round trips per flush.
+      if (rows.length <= ROWS_PER_STATEMENT) await insertHits(this.app.database.db, rows);
+      else {
+        await this.app.database.db.transaction().execute(async (trx) => {
+          for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await insertHits(trx, rows.slice(i, i + ROWS_PER_STATEMENT));
+        });
+      }
       this.metrics.recorded.inc(rows.length);
       this.metrics.backlog.set(this.backlog.length);
       for (const w of waiters) w.done(true);
