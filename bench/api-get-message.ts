@@ -126,6 +126,21 @@ async function phase(name: string, path: () => string, key: string, secs: number
   return { name, p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1], errors, achieved: total / elapsed };
 }
 
+/** Closed loop, `connections` requests in flight: the most the server answers per second. */
+async function capacity(path: () => string, key: string, secs: number, connections = 8): Promise<number> {
+  let n = 0;
+  const end = performance.now() + secs * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < end) {
+        await get(path(), key);
+        n++;
+      }
+    }),
+  );
+  return n / secs;
+}
+
 async function main() {
   const { key, ids } = await prepare();
   const server = startServer();
@@ -144,6 +159,8 @@ async function main() {
       results.push(await phase('GET /healthz (baseline)', health, key, seconds));
       results.push(await phase('GET /v1/messages/{id}', message, key, seconds));
     }
+    const capHealth = await capacity(health, key, 5);
+    const capMessage = await capacity(message, key, 5);
     const fmt = (v: number) => v.toFixed(2).padStart(7);
     console.log(`\n${config.DATABASE_URL ? 'postgres' : 'pglite'}, ${rate} req/s, ${seconds} s per phase`);
     console.log('phase                        p50 ms  p99 ms  max ms  req/s  errors');
@@ -155,6 +172,7 @@ async function main() {
     const p50 = avg('GET /v1', (r) => r.p50);
     const p99 = avg('GET /v1', (r) => r.p99);
     console.log(`GET /v1/messages/{id}: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`);
+    console.log(`capacity (closed loop, 8 connections): /healthz ${capHealth.toFixed(0)} req/s, /v1/messages/{id} ${capMessage.toFixed(0)} req/s (${(capMessage / capHealth).toFixed(2)}x)`);
     console.log(`ratio to the /healthz baseline: p50 ${(p50 / avg('GET /healthz', (r) => r.p50)).toFixed(2)}x, p99 ${(p99 / avg('GET /healthz', (r) => r.p99)).toFixed(2)}x`);
   } finally {
     agent.destroy();
