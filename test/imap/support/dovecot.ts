@@ -30,7 +30,7 @@ export interface Dovecot {
   append(folder: string, messages: Buffer[]): Promise<void>;
   /** Messages in a folder (0 when it does not exist). */
   count(folder: string): Promise<number>;
-  /** Kills the server and starts it again on the same port and mail. */
+  /** Kills the server and its open sessions, then starts it again on the same port and mail. */
   restart(): Promise<void>;
   stop(): Promise<void>;
   log(): string;
@@ -54,7 +54,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
   for (let tries = 0; tries < 10 && !child; tries++) {
     port = await freePort();
     writeFileSync(join(dir, 'dovecot.conf'), config(dir, port, opts));
-    const c = spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = launch(dir);
     if (await listening(port, c)) child = c;
     else await kill(c);
   }
@@ -93,7 +93,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     },
     async restart() {
       if (child) await kill(child);
-      const c = spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = launch(dir);
       if (!(await listening(port, c))) throw new Error(`dovecot did not restart: ${readLog(dir)}`);
       child = c;
     },
@@ -105,6 +105,11 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     log: () => readLog(dir),
   };
   return d;
+}
+
+/** Dovecot in its own process group, so a kill takes its imap processes (open sessions) too. */
+function launch(dir: string): ChildProcess {
+  return spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'ignore', 'ignore'], detached: true });
 }
 
 function config(dir: string, port: number, opts: DovecotOptions): string {
@@ -172,11 +177,11 @@ async function listening(port: number, child: ChildProcess): Promise<boolean> {
   return false;
 }
 
+/** Kills the server with every session it has open, as a crash or a host restart would. */
 async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  await Promise.race([exited, delay(10_000).then(() => child.kill('SIGKILL'))]);
+  process.kill(-child.pid, 'SIGKILL');
   await exited;
 }
 
