@@ -1,6 +1,8 @@
 import type { App } from '../app.js';
 import { createGroupIngestor } from '../ingest/group-commit.js';
 import { defaultParser } from '../ingest/parser.js';
+import { imapIngest } from '../imap/ingest.js';
+import { startImapPollers } from '../imap/poller.js';
 import { startSmtp } from '../smtp/listener.js';
 import { resolveProofKey } from '../proof/keys.js';
 import { buildHttp } from './http.js';
@@ -29,6 +31,10 @@ export async function serve(app: App, roles: readonly Role[] = ROLES): Promise<R
       resolveProofKey(app.config); // fail fast: the checkpoint job cannot sign without its key
       const worker = startWorker(app);
       stops.push(() => worker.stop());
+      if (app.config.MAILTRAIL_IMAP_URLS.length > 0) {
+        const imap = startImapPollers(app, { ingest: imapIngest(app) });
+        stops.push(() => imap.stop());
+      }
     }
     if (roles.includes('http')) {
       const http = await buildHttp(app);
