@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../../src/api/register.js';
 import type { EventType } from '../../src/core/events.js';
+import { connectDatabase } from '../../src/db/connect.js';
 import { appendEvents, type NewEvent } from '../../src/db/events.js';
 import { createApiKey, ensureTenant } from '../../src/db/tenants.js';
 import { createLog } from '../../src/log.js';
@@ -280,6 +281,15 @@ describe(`sender API (inject) on ${dialect}`, () => {
     const patched = await http.inject({ method: 'PATCH', url: `/v1/webhooks/${ep.id}`, headers: auth(keyA), payload: { enabled: false } });
     expect(patched.json()).toMatchObject({ enabled: false });
     expect((await http.inject({ method: 'PATCH', url: `/v1/webhooks/${ep.id}`, headers: auth(keyA), payload: { enabled: true } })).json().enabled).toBe(true);
+    for (const [method, url] of [
+      ['POST', `/v1/webhooks/${ep.id}/replay`],
+      ['POST', `/v1/webhooks/${ep.id}/rotate-secret`],
+      ['GET', `/v1/webhooks/${ep.id}/dead-letters`],
+      ['PATCH', `/v1/webhooks/${ep.id}`],
+    ] as const) {
+      const r = await http.inject({ method, url, headers: auth(keyB), ...(method === 'GET' ? {} : { payload: {} }) });
+      expect(r.statusCode, `${method} ${url}`).toBe(404);
+    }
     expect((await http.inject({ method: 'DELETE', url: `/v1/webhooks/${ep.id}`, headers: auth(keyB) })).statusCode).toBe(404);
     expect((await http.inject({ method: 'DELETE', url: `/v1/webhooks/${ep.id}`, headers: auth(keyA) })).statusCode).toBe(204);
   });
@@ -295,6 +305,23 @@ describe(`sender API (inject) on ${dialect}`, () => {
       expect(line).toMatchObject({ reqId: id, status: 200, route: '/v1/messages' });
     } finally {
       await logged.close();
+    }
+  });
+
+  it('answers 500 JSON with the request id, and logs it, when the database is down', async () => {
+    const lines: string[] = [];
+    // A real connection attempt to a port where nothing listens: what an outage looks like.
+    const down = await connectDatabase({ databaseUrl: 'postgres://postgres@127.0.0.1:28998/none', dataDir: 'unused' });
+    const broken = await buildHttp({ ...t.app, database: down, log: createLog('info', { write: (l: string) => void lines.push(l) }) });
+    try {
+      const res = await broken.inject({ url: '/v1/messages', headers: auth(keyA) });
+      expect(res.statusCode).toBe(500);
+      expect(res.json()).toEqual({ error: 'internal_error', message: 'internal error', request_id: res.headers['x-request-id'] });
+      const line = lines.map((l) => JSON.parse(l)).find((l) => l.code === 'MT_ERR_API');
+      expect(line?.reqId).toBe(res.headers['x-request-id']);
+    } finally {
+      await broken.close();
+      await down.close();
     }
   });
 

@@ -155,6 +155,11 @@ describe(`sender API through the started server on ${dialect}`, () => {
     expect(connections).toBeGreaterThan(2);
     expect(received.map((e) => e.id)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(received.every((e) => e.data.data.tenant_seq === e.id && e.event.startsWith('message.'))).toBe(true);
+    const filtered = openStream(`${base}/v1/events/stream?last_event_id=0&types=delivered`, key);
+    await until(() => filtered.events.length >= 5, 10_000, 'the delivered events');
+    await new Promise((r) => setTimeout(r, 300));
+    filtered.close();
+    expect(filtered.events.map((e) => e.event)).toEqual(Array(5).fill('message.delivered'));
     const bad = await fetch(`${base}/v1/events/stream`, { headers: { authorization: `Bearer ${key}`, 'last-event-id': 'x' } });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { field: string }).field).toBe('last-event-id');
