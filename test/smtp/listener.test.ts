@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { verpAddress } from '../../src/core/tokens.js';
 import { listMessageEvents } from '../../src/db/events.js';
 import { ensureTenant } from '../../src/db/tenants.js';
-import { createIngestor } from '../../src/ingest/ingest.js';
+import { createGroupIngestor } from '../../src/ingest/group-commit.js';
 import { defaultParser } from '../../src/ingest/parser.js';
 import { createLog } from '../../src/log.js';
 import { buildHttp } from '../../src/server/http.js';
@@ -42,7 +42,10 @@ describe(`smtp listener on ${dialect}`, () => {
     const p = await freePort();
     const config = loadConfig({ ...envOf(app), MAILTRAIL_SMTP_PORT: String(p), ...env });
     const other = createApp({ config, database: app.database, log: createLog('silent'), secret: TEST_SECRET });
-    extra.push(await startSmtp(other, createIngestor(other, defaultParser)));
+    // The production path: group commit, effects applied right after.
+    const ingestor = createGroupIngestor(other, defaultParser);
+    const smtp = await startSmtp(other, ingestor);
+    extra.push({ port: smtp.port, stop: async () => (await smtp.stop(), await ingestor.stop()) });
     return { port: p, app: other };
   }
   function envOf(app: App): Record<string, string> {
