@@ -1,11 +1,10 @@
 import { sql } from 'kysely';
 import type { Transporter } from 'nodemailer';
 import type { App } from '../app.js';
-import { appendEvents, type NewEvent } from '../db/events.js';
-import type { Message } from '../db/types.js';
-import { suppressAfter } from '../ingest/suppress.js';
+import type { Message, Suppression } from '../db/types.js';
 import type { Job } from '../server/worker.js';
 import { composeMessage } from './compose.js';
+import { OutcomeWriter } from './outcomes.js';
 import { relayFailure, retryDelayMs } from './relay-reply.js';
 import { relayTransport } from './transport.js';
 
@@ -28,18 +27,22 @@ export async function sendDue(app: App, signal: AbortSignal): Promise<number> {
   if (!transport) return 0;
   const concurrency = app.config.MAILTRAIL_SEND_CONCURRENCY;
   const batch = await claimDue(app, concurrency * 4);
+  if (batch.length === 0) return 0;
+  const suppressed = await suppressionsOf(app, batch);
+  const outcomes = new OutcomeWriter(app);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, batch.length) }, async () => {
       while (next < batch.length) {
         const msg = batch[next++];
-        await sendOne(app, transport, msg).catch((err: unknown) => {
-          // Most likely the database: the lease runs out and the message is tried again.
-          app.log.error({ err, code: 'MT_ERR_SEND_RECORD', message_id: msg.id }, 'could not record a send outcome');
+        await sendOne(app, transport, outcomes, msg, suppressed.get(`${msg.tenant_id} ${msg.recipient_key}`)).catch((err: unknown) => {
+          // Not a relay answer (those are outcomes): a bug or bad stored content. The lease runs out and it is retried.
+          app.log.error({ err, code: 'MT_ERR_SEND', message_id: msg.id }, 'could not send a message');
         });
       }
     }),
   );
+  await outcomes.idle();
   return batch.length;
 }
 
@@ -61,17 +64,27 @@ async function claimDue(app: App, limit: number): Promise<Message[]> {
   return rows;
 }
 
-async function sendOne(app: App, transport: Transporter, msg: Message): Promise<void> {
-  const log = app.log.child({ role: 'worker', job: 'send', message_id: msg.id });
-  const suppression = await app.database.db
+type SuppressionRow = Pick<Suppression, 'id' | 'reason' | 'source' | 'created_at'>;
+
+/**
+ * Suppressions of the claimed recipients, in one query (keyed `tenant address`): an address may
+ * have been suppressed while its message waited (a bounce or complaint of another message).
+ */
+async function suppressionsOf(app: App, batch: readonly Message[]): Promise<Map<string, SuppressionRow>> {
+  const rows = await app.database.db
     .selectFrom('suppressions')
-    .select(['id', 'reason', 'source', 'created_at'])
-    .where('tenant_id', '=', msg.tenant_id)
-    .where('address', '=', msg.recipient_key)
-    .executeTakeFirst();
+    .select(['tenant_id', 'address', 'id', 'reason', 'source', 'created_at'])
+    .where('tenant_id', 'in', [...new Set(batch.map((m) => m.tenant_id))])
+    .where('address', 'in', [...new Set(batch.map((m) => m.recipient_key))])
+    .execute();
+  return new Map(rows.map((r) => [`${r.tenant_id} ${r.address}`, r]));
+}
+
+async function sendOne(app: App, transport: Transporter, outcomes: OutcomeWriter, msg: Message, suppression: SuppressionRow | undefined): Promise<void> {
+  const log = app.log.child({ role: 'worker', job: 'send', message_id: msg.id });
   if (suppression) {
-    // Suppressed while it waited (a bounce or complaint of another message): still nothing sent.
-    await record(app, msg, {
+    // Nothing is sent to an address suppressed while its message waited.
+    outcomes.write(msg, {
       type: 'rejected',
       occurredAt: app.clock.now(),
       source: 'send',
@@ -86,7 +99,7 @@ async function sendOne(app: App, transport: Transporter, msg: Message): Promise<
   try {
     const info = await transport.sendMail(composeMessage(app, msg));
     const at = app.clock.now();
-    await record(app, msg, {
+    outcomes.write(msg, {
       type: 'sent',
       occurredAt: at,
       source: 'send',
@@ -99,12 +112,12 @@ async function sendOne(app: App, transport: Transporter, msg: Message): Promise<
     const details = { attempt, relay, reason: f.reason, bounce_class: f.bounce_class, status: f.status, replycode: f.replycode, diagnostic: f.diagnostic, command: f.command, evidence: f.evidence };
     const lastError = `${f.replycode || f.evidence[0]?.matched || 'error'} ${f.diagnostic}`.slice(0, 500);
     if (f.permanent) {
-      await record(app, msg, { type: 'bounced', occurredAt: at, source: 'send', dedupeKey: `send:${attempt}:bounced`, data: { ...details, synchronous: true } }, { next_attempt_at: null, last_error: lastError });
+      outcomes.write(msg, { type: 'bounced', occurredAt: at, source: 'send', dedupeKey: `send:${attempt}:bounced`, data: { ...details, synchronous: true } }, { next_attempt_at: null, last_error: lastError });
       return;
     }
     const expired = at.getTime() - msg.created_at.getTime() >= app.config.MAILTRAIL_SEND_MAX_AGE;
     if (expired) {
-      await record(app, msg, {
+      outcomes.write(msg, {
         type: 'bounced',
         occurredAt: at,
         source: 'send',
@@ -115,27 +128,6 @@ async function sendOne(app: App, transport: Transporter, msg: Message): Promise<
     }
     const retryAt = new Date(at.getTime() + retryDelayMs(attempt));
     log.warn({ code: 'MT_ERR_SEND_DEFERRED', reason: f.reason, replycode: f.replycode, retry_at: retryAt }, 'relay did not take the message; will retry');
-    await record(app, msg, { type: 'deferred', occurredAt: at, source: 'send', dedupeKey: `send:${attempt}:deferred`, data: { ...details, retry_at: retryAt } }, { next_attempt_at: retryAt, last_error: lastError });
+    outcomes.write(msg, { type: 'deferred', occurredAt: at, source: 'send', dedupeKey: `send:${attempt}:deferred`, data: { ...details, retry_at: retryAt } }, { next_attempt_at: retryAt, last_error: lastError });
   }
-}
-
-/**
- * Appends the outcome and updates the queue columns in one transaction (appendEvents first: it
- * takes the tenant lock before any message row). The update is fenced on `attempts`: if the
- * lease expired and another worker re-claimed the message, its state is that worker's to write.
- */
-async function record(
-  app: App,
-  msg: Message,
-  event: NewEvent,
-  queue: { next_attempt_at: Date | null; sent_at?: Date; last_error?: string | null },
-): Promise<void> {
-  await app.database.db.transaction().execute(async (trx) => {
-    const r = await appendEvents(trx, msg.id, [event]);
-    if (!r) return;
-    await trx.updateTable('messages').set(queue).where('id', '=', msg.id).where('attempts', '=', msg.attempts).execute();
-    if (r.inserted.length > 0) {
-      await suppressAfter(trx, msg, r.inserted, app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
-    }
-  });
 }
