@@ -79,17 +79,17 @@ const workloads: Record<string, Workload> = {
   },
   // SMTP path: stored by group commit, applied right after; the clock stops once all are applied.
   'ingest, group commit': (arm) => {
-    let ingestor = arms[arm].createGroupIngestor(t.app, fixtureParser);
+    // An ingestor (and its applier) per run, so one arm never applies the other's reports.
+    let ingestor: ReturnType<(typeof arms)[Arm]['createGroupIngestor']> | null = null;
     return {
-      op: () => ingestor.ingest(rawOf(report()), envelope()),
+      op: () => (ingestor ??= arms[arm].createGroupIngestor(t.app, fixtureParser)).ingest(rawOf(report()), envelope()),
       workers: WORKERS * 8,
       settle: async () => {
         while (Number((await db.selectFrom('raw_reports').select((eb) => eb.fn.countAll<number>().as('n')).where('applied_at', 'is', null).executeTakeFirstOrThrow()).n) > 0) {
           await new Promise((r) => setTimeout(r, 20));
         }
-        // A fresh applier per run, so one arm never applies the other's reports.
-        await ingestor.stop();
-        ingestor = arms[arm].createGroupIngestor(t.app, fixtureParser);
+        await ingestor?.stop();
+        ingestor = null;
       },
     };
   },

@@ -11,7 +11,7 @@ import { verifyBundle, type Finding, type Verification } from './verify.js';
  */
 export async function checkChain(app: App, chain: string): Promise<Verification> {
   const bundle = await exportBundle(app, chain, { sign: false });
-  const result = verifyBundle(bundle, { trustedKeyPem: resolveProofKey(app.config).publicPem });
+  const result = verifyBundle(bundle, { trustedKeyPem: resolveProofKey(app.config).publicPem, allowUnsigned: true });
   result.problems.push(...(chain === SYSTEM_CHAIN ? await unchainedReports(app) : await unchainedEvents(app, chain)));
   result.ok = result.problems.length === 0;
   return result;

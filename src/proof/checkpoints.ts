@@ -10,8 +10,9 @@ export interface CheckpointOptions {
 }
 
 /**
- * Signs a checkpoint (head, entry count, time) of every chain that grew since its last one.
- * Any node may run it: two nodes signing the same head write it once. Returns how many it signed.
+ * Signs a checkpoint (head, entry count, time) of every chain that grew since its last one by
+ * this key (after a key rotation, a chain gets its first new-key checkpoint once it grows). Any
+ * node may run it: two nodes signing the same head write it once. Returns how many it signed.
  */
 export async function signCheckpoints(db: Kysely<DB>, key: ProofKey, now: Date, opts: CheckpointOptions = {}): Promise<number> {
   const cutoff = new Date(now.getTime() - (opts.minAgeMs ?? 0));
@@ -19,7 +20,7 @@ export async function signCheckpoints(db: Kysely<DB>, key: ProofKey, now: Date, 
     select c.chain, c.seq, c.head
     from proof_chains c
     left join lateral (
-      select k.seq, k.at from proof_checkpoints k where k.chain = c.chain order by k.seq desc limit 1
+      select k.seq, k.at from proof_checkpoints k where k.chain = c.chain and k.key_id = ${key.keyId} order by k.seq desc limit 1
     ) last on true
     where c.seq > coalesce(last.seq, 0)
       and (last.at is null or last.at <= ${cutoff})

@@ -38,7 +38,7 @@ export async function exportBundle(app: App, chain: string, opts: ExportOptions 
   const now = app.clock.now();
   const tenant = chain === SYSTEM_CHAIN ? undefined : await db.selectFrom('tenants').select(['id', 'name']).where('id', '=', chain).executeTakeFirst();
   if (opts.sign !== false) await signCheckpoints(db, key, now, { chain });
-  const plan = opts.messageId ? await planMessage(db, chain, opts.messageId) : await planRange(db, chain, opts);
+  const plan = opts.messageId ? await planMessage(db, chain, key.keyId, opts.messageId) : await planRange(db, chain, key.keyId, opts);
   const reportIds = new Set<number>();
   const segments: Segment[] = [];
   for (const p of plan) segments.push(await buildSegment(db, chain, p, reportIds));
@@ -60,7 +60,7 @@ export async function exportBundle(app: App, chain: string, opts: ExportOptions 
 }
 
 /** The message's entries, grouped under the first checkpoint at or after each. */
-async function planMessage(db: Kysely<DB>, chain: string, messageId: string): Promise<PlannedSegment[]> {
+async function planMessage(db: Kysely<DB>, chain: string, keyId: string, messageId: string): Promise<PlannedSegment[]> {
   const rows = await db
     .selectFrom('proof_entries')
     .select('seq')
@@ -85,14 +85,14 @@ async function planMessage(db: Kysely<DB>, chain: string, messageId: string): Pr
   for (const { seq } of rows) {
     const current = plan[plan.length - 1];
     if (current && (current.checkpoint === null || seq <= current.to)) continue;
-    const cp = await checkpointAtOrAfter(db, chain, seq);
+    const cp = await checkpointAtOrAfter(db, chain, keyId, seq);
     plan.push({ from: seq, to: cp?.seq ?? (await chainLength(db, chain)), checkpoint: cp, cited: (s) => cited.has(s) });
   }
   return plan;
 }
 
 /** An unbroken run: the whole chain, or the entries recorded in [from, to). */
-async function planRange(db: Kysely<DB>, chain: string, opts: ExportOptions): Promise<PlannedSegment[]> {
+async function planRange(db: Kysely<DB>, chain: string, keyId: string, opts: ExportOptions): Promise<PlannedSegment[]> {
   let q = db.selectFrom('proof_entries').select((eb) => [eb.fn.min('seq').as('first'), eb.fn.max('seq').as('last')]).where('chain', '=', chain);
   if (opts.from) q = q.where('recorded_at', '>=', opts.from);
   if (opts.to) q = q.where('recorded_at', '<', opts.to);
@@ -101,11 +101,12 @@ async function planRange(db: Kysely<DB>, chain: string, opts: ExportOptions): Pr
   const first = Number(span.first);
   const last = Number(span.last);
   const cited = (s: number) => s >= first && s <= last;
-  const cover = await checkpointAtOrAfter(db, chain, last);
+  const cover = await checkpointAtOrAfter(db, chain, keyId, last);
   const rows = await db
     .selectFrom('proof_checkpoints')
     .selectAll()
     .where('chain', '=', chain)
+    .where('key_id', '=', keyId)
     .where('seq', '>=', first)
     .where('seq', '<=', cover?.seq ?? last)
     .orderBy('seq')
@@ -120,11 +121,16 @@ async function planRange(db: Kysely<DB>, chain: string, opts: ExportOptions): Pr
   return plan;
 }
 
-async function checkpointAtOrAfter(db: Kysely<DB>, chain: string, seq: number): Promise<BundleCheckpoint | null> {
+/**
+ * Only checkpoints of the current key are used: a bundle carries one public key, and after a key
+ * rotation the older checkpoints are simply skipped (segments run to a newer one).
+ */
+async function checkpointAtOrAfter(db: Kysely<DB>, chain: string, keyId: string, seq: number): Promise<BundleCheckpoint | null> {
   const row = await db
     .selectFrom('proof_checkpoints')
     .selectAll()
     .where('chain', '=', chain)
+    .where('key_id', '=', keyId)
     .where('seq', '>=', seq)
     .orderBy('seq')
     .limit(1)

@@ -31,6 +31,11 @@ export interface Verification {
 export interface VerifyOptions {
   /** The public key you trust (from /v1/proof/public-key); without it the bundle's own key is used. */
   trustedKeyPem?: string;
+  /**
+   * Accept entries after the last checkpoint as a note (`proof check` of a live chain). A bundle
+   * must not have any: nothing proves them.
+   */
+  allowUnsigned?: boolean;
 }
 
 // A raw report body is limited on the way in (SMTP/IMAP limits); this only bounds a hostile bundle.
@@ -50,7 +55,7 @@ export function verifyBundle(input: unknown, opts: VerifyOptions = {}): Verifica
   out.keyId = key ? keyIdOf(key) : null;
   const checkpoints = checkCheckpoints(b, key, problem);
   out.checkpoints = checkpoints.size;
-  const entries = checkSegments(b, checkpoints, problem, out);
+  const entries = checkSegments(b, checkpoints, problem, out, opts.allowUnsigned === true);
   checkReports(b, entries, problem, out);
   checkScope(b, entries, problem);
   out.ok = out.problems.length === 0;
@@ -124,6 +129,7 @@ function checkSegments(
   checkpoints: Map<number, BundleCheckpoint>,
   problem: Problem,
   out: Verification,
+  allowUnsigned: boolean,
 ): Map<number, Proven> {
   const proven = new Map<number, Proven>();
   const full = !b.scope.message && !b.scope.from && !b.scope.to;
@@ -186,7 +192,8 @@ function checkSegments(
     });
     const last = seg.entries[seg.entries.length - 1].seq;
     if (seg.checkpoint === null) {
-      out.notes.push(`entries ${first}..${last} are not under a signed checkpoint yet`);
+      if (allowUnsigned) out.notes.push(`entries ${first}..${last} are not under a signed checkpoint yet`);
+      else problem(where, 'is not covered by any signed checkpoint: nothing proves these entries');
     } else {
       const cp = checkpoints.get(seg.checkpoint);
       if (!cp) problem(where, `ends at checkpoint ${seg.checkpoint}, which is missing or invalid`);

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
+import { createApp, type App } from '../../src/app.js';
 import { runProof } from '../../src/cli/proof.js';
 import { appendEvents, type NewEvent } from '../../src/db/events.js';
 import { ensureTenant } from '../../src/db/tenants.js';
@@ -197,6 +197,30 @@ describe(`proof of events on ${dialect}`, () => {
     expect(problems(foreign).join()).toMatch(/outside the bundle's scope/);
   });
 
+  it('after a key rotation, bundles are signed with the new key and old history still verifies', async () => {
+    const { tenant, a } = await scenario('rotation');
+    await sign();
+    const rotatedPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const rotated = createApp({
+      config: { ...app.config, MAILTRAIL_PROOF_PRIVATE_KEY: rotatedPem },
+      database: app.database,
+      log: app.log,
+      secret: app.secret,
+      clock,
+    });
+    // Until the chain grows, nothing is signed by the new key: such a bundle proves nothing.
+    const early = await exportBundle(rotated, tenant.id, { messageId: a });
+    expect(problems(early).join()).toMatch(/is not covered by any signed checkpoint/);
+    expect((await checkChain(rotated, tenant.id)).notes.join()).toMatch(/not under a signed checkpoint yet/);
+    await append(a, [ev('opened')]);
+    const bundle = await exportBundle(rotated, tenant.id, { messageId: a });
+    const r = verifyBundle(clone(bundle), { trustedKeyPem: resolveProofKey(rotated.config).publicPem });
+    expect(r.problems).toEqual([]);
+    expect(r.contents).toBe(5);
+    expect(bundle.checkpoints.map((c) => c.key_id)).toEqual([resolveProofKey(rotated.config).keyId]);
+    expect((await checkChain(rotated, tenant.id)).problems).toEqual([]);
+  });
+
   it('a time-range export covers the entries recorded in the window', async () => {
     const { tenant } = await scenario('range');
     const entries = await db().selectFrom('proof_entries').select(['seq', 'recorded_at']).where('chain', '=', tenant.id).orderBy('seq').execute();
@@ -270,6 +294,13 @@ describe(`proof of events on ${dialect}`, () => {
       const b = clone(bundle);
       b.segments.splice(0, 1);
       expect(problems(b).join('\n')).toMatch(/entries 1\.\.3 are missing/);
+    });
+
+    it('checkpoints stripped from the bundle', () => {
+      const b = clone(bundle);
+      b.checkpoints = [];
+      for (const seg of b.segments) seg.checkpoint = null;
+      expect(problems(b).join('\n')).toMatch(/segment 1\.\.3: is not covered by any signed checkpoint/);
     });
 
     it('a forged or altered checkpoint', () => {
