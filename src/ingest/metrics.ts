@@ -11,7 +11,7 @@ export function ingestMetrics(registry: Registry): IngestMetrics {
     reports: once(registry, 'mailtrail_ingest_reports_total', () =>
       new Counter({
         name: 'mailtrail_ingest_reports_total',
-        help: 'Inbound reports by parsed kind and outcome (correlated, uncorrelated, duplicate, failed).',
+        help: 'Inbound reports by parsed kind and step outcome: stored, duplicate or failed when stored; correlated or uncorrelated when applied (the SMTP path counts each report at both steps).',
         labelNames: ['kind', 'outcome'] as const,
         registers: [registry],
       }),

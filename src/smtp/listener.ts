@@ -82,7 +82,10 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
     onData(stream, session, callback) {
       receive(stream, session).then(
         (r) => callback(r.error ?? null, r.message),
-        (err) => callback(reply(451, `4.3.0 ${(err as Error).message}`)),
+        (err) => {
+          log.warn({ err, code: 'MT_ERR_SMTP_DATA', session: session.id }, 'reading DATA failed');
+          callback(reply(451, '4.3.0 Error reading the message, try again later'));
+        },
       );
     },
   };
