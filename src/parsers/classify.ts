@@ -1,4 +1,5 @@
 import type { BounceClass, Evidence, Reason } from './report.js';
+import { vendorReason } from './mta/vendor-codes.js';
 import { matchRule } from './rules/index.js';
 import { findCommand } from './smtp-command.js';
 import { findReplyCode, findStatus, reasonFromStatus } from './status-code.js';
@@ -45,25 +46,27 @@ export function classify(f: Finding): Classified {
   const status = f.reason === 'feedback' || f.reason === 'vacation' ? '' : effectiveStatus(f.status, diag, f.replycode, f.action);
   const replycode = f.replycode || findReplyCode(diag);
   const command = f.command || findCommand(diag);
-  const reason = byStage(pickReason({ ...f, command }, diag, status, evidence), command, evidence);
+  const vendor = f.reason ? null : vendorReason(diag);
+  if (vendor) evidence.push({ rule: `vendor:${vendor.reason}`, matched: vendor.matched });
+  const reason = vendor ? vendor.reason : byStage(pickReason({ ...f, command }, diag, status, evidence), command, status, evidence);
   return { reason, status, replycode, bounceClass: bounceClassOf(reason, status), evidence };
 }
 
 /**
  * Where in the SMTP dialogue the refusal came changes what "unknown" means: at MAIL FROM it is
- * our sender that is unknown; after DATA the address was already accepted, so a content filter
- * is speaking.
+ * our sender that is unknown. A mailbox that does not exist is refused at RCPT TO, or named by
+ * an X.1.1 status; the same words after DATA, or with no stage or code to back them (security
+ * gateways, list servers, carriers' filters answer so), come from a filter: `filtered`, soft.
  */
-function byStage(reason: Reason, command: string, evidence: Evidence[]): Reason {
+function byStage(reason: Reason, command: string, status: string, evidence: Evidence[]): Reason {
   if (command === 'MAIL' && (reason === 'userunknown' || reason === 'hostunknown')) {
     evidence.push({ rule: 'stage:mail-from', matched: reason });
     return 'rejected';
   }
-  if (command === 'DATA' && reason === 'userunknown') {
-    evidence.push({ rule: 'stage:data', matched: reason });
-    return 'filtered';
-  }
-  return reason;
+  if (reason !== 'userunknown' || command === 'RCPT' || reasonFromStatus(status) === 'userunknown') return reason;
+  if (command === 'HELO' || command === 'CONN') return reason;
+  evidence.push({ rule: command === 'DATA' ? 'stage:data' : 'stage:unconfirmed', matched: reason });
+  return 'filtered';
 }
 
 function pickReason(f: Finding, diag: string, status: string, evidence: Evidence[]): Reason {

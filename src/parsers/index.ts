@@ -92,21 +92,27 @@ function parseView(view: MessageView, depth: number): Report {
   return build(head, 'text', findings, extractOriginal(view, noDsn));
 }
 
-/** DSN recipients without a Diagnostic-Code borrow the human-readable text written for them. */
+/**
+ * DSN recipients borrow from the human-readable text written for them: the diagnostic when the
+ * DSN has none, and the SMTP stage ("in reply to RCPT TO command", ">>> DATA / <<< 550").
+ */
 function fillFromText(findings: Finding[], view: MessageView, exclude: Set<string>): void {
-  // A single-recipient transcript (">>> DATA / <<< 550 ...") tells at which stage it failed.
-  // A transcript that also shows RCPT TO may have failed there; only a lone DATA is conclusive.
-  if (findings.length === 1 && !/RCPT TO/i.test(view.text)) findings[0].command ||= findCommand(view.text);
-  if (findings.every((f) => f.diagnostic)) return;
+  const stage = findCommand(view.text);
+  // A single-recipient report's stage may sit anywhere in its text (a transcript, a notice).
+  const single = (): void => {
+    if (findings.length === 1) findings[0].command ||= stage;
+  };
+  if (!stage && findings.every((f) => f.diagnostic)) return single();
   const byAddress = new Map(scanTextBounce(view.text, exclude).map((f) => [String(f.recipient).toLowerCase(), f]));
   for (const f of findings) {
-    if (f.diagnostic) continue;
     const t = byAddress.get(String(f.recipient).toLowerCase());
-    if (t) {
-      f.diagnostic = t.diagnostic;
-      f.evidence.push({ rule: 'text:diagnostic', matched: t.diagnostic.slice(0, 200) });
-    }
+    if (!t) continue;
+    f.command ||= t.command;
+    if (f.diagnostic) continue;
+    f.diagnostic = t.diagnostic;
+    f.evidence.push({ rule: 'text:diagnostic', matched: t.diagnostic.slice(0, 200) });
   }
+  single();
 }
 
 function looksLikeBounce(view: MessageView): boolean {

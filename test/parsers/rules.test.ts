@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/parsers/classify.js';
+import { VENDOR_RULES, vendorReason } from '../../src/parsers/mta/vendor-codes.js';
 import { RULES, matchRule } from '../../src/parsers/rules/index.js';
 
 describe('phrase rules', () => {
   it.each(RULES.map((r) => [r.reason, r.example] as const))('%s: %s', (reason, example) => {
     const hit = matchRule(example);
     expect(hit?.rule.reason).toBe(reason);
+  });
+
+  it.each(VENDOR_RULES.map((r) => [r.reason, r.example] as const))('vendor %s: %s', (reason, example) => {
+    expect(vendorReason(example)?.reason).toBe(reason);
   });
 
   it('never classes a policy block of a valid recipient as hard', () => {
@@ -20,11 +25,22 @@ describe('phrase rules', () => {
     }
   });
 
-  it('reads the SMTP stage: unknown at MAIL FROM is our sender, after DATA a filter', () => {
+  it('reads the SMTP stage: unknown at MAIL FROM is our sender; without RCPT or X.1.1 a filter', () => {
     const base = { recipient: 'a@example.org', action: 'failed', status: '', replycode: '', diagnosticType: 'smtp', remoteMta: '', evidence: [] };
     expect(classify({ ...base, diagnostic: '550 5.1.1 User unknown', command: 'RCPT' }).reason).toBe('userunknown');
-    expect(classify({ ...base, diagnostic: '550 5.1.1 User unknown', command: 'DATA' }).reason).toBe('filtered');
+    // The X.1.1 code says "no such mailbox" whatever the stage (pipelined RCPT answered after DATA).
+    expect(classify({ ...base, diagnostic: '550 5.1.1 User unknown', command: 'DATA' }).reason).toBe('userunknown');
+    expect(classify({ ...base, diagnostic: '550 User unknown', command: 'RCPT' }).reason).toBe('userunknown');
+    expect(classify({ ...base, diagnostic: '550 User unknown', command: 'DATA' }).reason).toBe('filtered');
+    expect(classify({ ...base, diagnostic: '550 User unknown', command: '' }).reason).toBe('filtered');
     expect(classify({ ...base, diagnostic: '550 No such domain', command: 'MAIL' }).reason).toBe('rejected');
+  });
+
+  it('lets a vendor code decide over status and stage', () => {
+    const base = { recipient: 'a@example.org', action: 'failed', replycode: '', diagnosticType: 'smtp', remoteMta: '', command: '', evidence: [] };
+    expect(classify({ ...base, status: '5.1.10', diagnostic: '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup' }).reason).toBe('userunknown');
+    expect(classify({ ...base, status: '5.5.0', diagnostic: '550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416' }).reason).toBe('userunknown');
+    expect(classify({ ...base, status: '4.2.1', diagnostic: '421 4.2.1 Service refuse. Veuillez essayer plus tard. LPN006_107' }).reason).toBe('blocked');
   });
 
   it('keeps evidence for every classification', () => {
