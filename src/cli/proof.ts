@@ -4,6 +4,7 @@ import type { App } from '../app.js';
 import { isUuid } from '../core/ids.js';
 import { checkChain } from '../proof/check.js';
 import { signCheckpoints } from '../proof/checkpoints.js';
+import type { Bundle } from '../proof/bundle.js';
 import { exportBundle } from '../proof/export.js';
 import { SYSTEM_CHAIN } from '../proof/format.js';
 import { resolveProofKey } from '../proof/keys.js';
@@ -45,6 +46,7 @@ export async function runProof(args: string[], io: ProofIo): Promise<number> {
     const trustedKeyPem = values.key ? await readFile(values.key, 'utf8') : undefined;
     const result = verifyBundle(bundle, { trustedKeyPem });
     io.stdout.write(report(result, trustedKeyPem !== undefined));
+    if (result.ok) io.stdout.write(`${scopeNote(bundle as Bundle)}\n`);
     return result.ok ? 0 : 1;
   }
   if (sub === 'export') {
@@ -123,6 +125,16 @@ async function findTenant(app: App, nameOrId: string): Promise<string | null> {
     .where((eb) => (isUuid(nameOrId) ? eb.or([eb('name', '=', nameOrId), eb('id', '=', nameOrId)]) : eb('name', '=', nameOrId)))
     .executeTakeFirst();
   return row?.id ?? null;
+}
+
+/** What a verified bundle of this scope proves (README: "What a bundle proves"). */
+function scopeNote(b: Bundle): string {
+  const chain = `chain ${b.chain}${b.tenant ? ` (tenant "${b.tenant.name}")` : ''}`;
+  if (b.scope.message) {
+    return `scope: message ${b.scope.message} of ${chain}: each entry shown existed, unchanged, by its checkpoint's time; completeness needs a tenant export`;
+  }
+  const range = b.scope.from || b.scope.to ? `entries recorded ${b.scope.from ?? '…'} to ${b.scope.to ?? '…'}` : 'the whole chain';
+  return `scope: ${range} of ${chain}, unbroken: nothing in it was edited, deleted, inserted or reordered`;
 }
 
 function report(r: Verification, pinned: boolean): string {

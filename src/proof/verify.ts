@@ -256,7 +256,8 @@ function checkScope(b: Bundle, proven: Map<number, Proven>, problem: Problem): v
   for (const p of proven.values()) {
     if (p.kind !== 'event' || !p.content) continue;
     const at = `entry ${p.seq}`;
-    if (b.tenant && p.content.tenant_id !== b.tenant.id) problem(at, `is an event of tenant ${String(p.content.tenant_id)}, not of ${b.tenant.id}`);
+    // The chain id is signed (it is the tenant's id); the tenant's name in the bundle is not.
+    if (p.content.tenant_id !== b.chain) problem(at, `is an event of tenant ${String(p.content.tenant_id)}, not of chain ${b.chain}`);
     if (b.scope.message && p.content.message_id !== b.scope.message) problem(at, `is an event of message ${String(p.content.message_id)}, outside the bundle's scope`);
     const cited = p.content.report_id;
     if (b.scope.message && typeof cited === 'number' && !reports.has(cited)) problem(at, `cites report ${cited}, which the bundle does not prove`);

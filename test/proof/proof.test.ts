@@ -539,6 +539,7 @@ describe(`proof of events on ${dialect}`, () => {
     const ok = await cli('verify', good, '--key', keyFile);
     expect(ok).toMatchObject({ code: 0 });
     expect(ok.out).toMatch(/^OK: \d+ entries verified \(2 with content\)/);
+    expect(ok.out).toMatch(new RegExp(`scope: message ${b} of chain ${tenant.id} \\(tenant "cli"\\)`));
     const failed = await cli('verify', bad);
     expect(failed.code).toBe(1);
     expect(failed.out).toMatch(/FAILED: .*\n {2}entry \d+: event .* content does not match its hash: the event was edited/);
