@@ -39,6 +39,9 @@ const DECISIVE_STATUS = new Set<Reason>([
   'mailboxfull', 'exceedlimit', 'mesgtoobig', 'hasmoved', 'notaccept', 'suspend', 'authfailure', 'requireptr', 'systemfull', 'rejected',
 ]);
 
+/** Mailbox states a local delivery agent (x-unix) can report, rather than failing itself. */
+const LOCAL_MAILBOX_STATES = new Set<Reason>(['mailboxfull', 'systemfull', 'suspend', 'mesgtoobig', 'exceedlimit']);
+
 /** Picks the reason for one finding: layout reason, then phrases, then status code, then context. */
 export function classify(f: Finding): Classified {
   const diag = f.diagnostic.length > MAX_DIAGNOSTIC ? f.diagnostic.slice(0, MAX_DIAGNOSTIC) : f.diagnostic;
@@ -76,6 +79,12 @@ function pickReason(f: Finding, diag: string, status: string, evidence: Evidence
     return 'delivered';
   }
   if (f.diagnosticType === 'x-unix') {
+    // A local delivery program's own words can still name a mailbox state ("Disk quota exceeded").
+    const local = diag ? matchRule(diag) : null;
+    if (local && LOCAL_MAILBOX_STATES.has(local.rule.reason)) {
+      evidence.push({ rule: `phrase:${local.rule.reason}`, matched: local.matched });
+      return local.rule.reason;
+    }
     evidence.push({ rule: 'diagnostic-type:x-unix', matched: diag.slice(0, 200) });
     return 'mailererror';
   }

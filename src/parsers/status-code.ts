@@ -27,7 +27,6 @@ const BY_DETAIL: Record<string, Reason> = {
   '3.4': 'mesgtoobig',
   '3.5': 'systemerror', // System incorrectly configured
   '4.0': 'networkerror',
-  '4.1': 'networkerror', // No answer from host
   '4.2': 'networkerror', // Bad connection
   '4.3': 'systemerror', // Directory server failure
   '4.4': 'hostunknown', // Unable to route
@@ -76,8 +75,10 @@ const BY_DETAIL: Record<string, Reason> = {
 };
 
 /** Temporary-failure differences: a 4.x.x code of these subjects means something milder. */
-const TEMPORARY: Record<string, Reason> = {
+const TEMPORARY: Record<string, Reason | ''> = {
   '1.1': 'userunknown',
+  '3.0': '', // Other mail system status: says nothing when temporary
+  '4.1': 'expired', // No answer from host: the queue keeps retrying
   '2.1': 'suspend',
   '4.4': 'networkerror',
   '5.3': 'systemerror',
@@ -89,7 +90,7 @@ export function reasonFromStatus(status: string): Reason | '' {
   const m = /^([245])\.(\d{1,3}\.\d{1,3})$/.exec(status);
   if (!m) return '';
   if (m[1] === '2') return 'delivered';
-  if (m[1] === '4' && TEMPORARY[m[2]]) return TEMPORARY[m[2]];
+  if (m[1] === '4' && m[2] in TEMPORARY) return TEMPORARY[m[2]];
   return BY_DETAIL[m[2]] ?? '';
 }
 

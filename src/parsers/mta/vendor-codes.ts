@@ -21,6 +21,8 @@ export const VENDOR_RULES: readonly Rule[] = [
   { reason: 'userunknown', pattern: /\bmail\.local: unknown user|\binvalid final delivery userid|^unknown user: \S{1,64}@/im, example: 'mail.local: unknown user: kijitora' },
   // Verizon Wireless MMS gateway.
   { reason: 'userunknown', pattern: /no valid recipients for this MM\b/i, example: 'Error: No valid recipients for this MM' },
+  // Cloudflare Email Routing could not hand the message on.
+  { reason: 'systemerror', pattern: /\bupstream error, please check https:\/\/developers\.cloudflare\.com\/email-routing/i, example: '421 4.3.0 Upstream error, please check https://developers.cloudflare.com/email-routing/postmaster for possible reasons why.' },
   // Tencent (QQ mail) rate control on connections.
   { reason: 'toomanyconn', pattern: /connection frequency limited/i, example: '550 Connection frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000722' },
 ];

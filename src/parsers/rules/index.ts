@@ -3,7 +3,7 @@ import { badReputationRules } from './bad-reputation.js';
 import { blockedRules, clientBlockedRules } from './blocked.js';
 import { contentErrorRules } from './content-error.js';
 import { exceedLimitRules } from './exceed-limit.js';
-import { expiredRules } from './expired.js';
+import { expiredRules, expiredWrapperRules } from './expired.js';
 import { failedStartTlsRules } from './failed-starttls.js';
 import { filteredRules } from './filtered.js';
 import { hasMovedRules } from './has-moved.js';
@@ -73,6 +73,7 @@ export const RULES: readonly Rule[] = [
   ...networkErrorRules,
   ...systemErrorRules,
   ...syntaxErrorRules,
+  ...expiredWrapperRules,
 ];
 
 /** The first rule whose pattern matches the text, with the matched fragment. */
