@@ -31,7 +31,7 @@ describe(`ingest on ${dialect}`, () => {
     t = await testApp({ MAILTRAIL_SOFT_BOUNCE_LIMIT: '3/7d' }, clock);
     tenantId = (await ensureTenant(t.app.database.db, 'acme')).id;
     ingestor = createIngestor(t.app, fixtureParser);
-  });
+  }, 120_000);
   afterAll(() => t.close());
 
   const db = () => t.app.database.db;
@@ -294,5 +294,5 @@ describe(`ingest on ${dialect}`, () => {
     const ing = createIngestor(broken.app, fixtureParser);
     await broken.close();
     await expect(ing.ingest(rawOf(report()), env(`postmaster@${DOMAIN}`))).rejects.toThrow();
-  });
+  }, 120_000);
 });

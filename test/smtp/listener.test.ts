@@ -30,7 +30,7 @@ describe(`smtp listener on ${dialect}`, () => {
     t = await testApp({ MAILTRAIL_SMTP_HOST: '127.0.0.1', MAILTRAIL_SMTP_PORT: String(port), MAILTRAIL_SMTP_MAX_RECIPIENTS: '3', MAILTRAIL_SMTP_MAX_SIZE: '20000', MAILTRAIL_BOUNCE_DOMAIN: `${DOMAIN},other-bounces.test` });
     running = await serve(t.app, ['smtp']);
     tenantId = (await ensureTenant(t.app.database.db, 'acme')).id;
-  });
+  }, 120_000);
   afterAll(async () => {
     for (const l of extra) await l.stop();
     await running?.stop();
@@ -162,7 +162,7 @@ describe(`smtp listener on ${dialect}`, () => {
     expect(r.at(-1)).toMatch(/^451 4\.3\.0 /);
     c.close();
     expect(await metricsText(l.app)).toMatch(/mailtrail_smtp_messages_total\{outcome="tempfail"\} 1/);
-  });
+  }, 120_000);
 
   it('limits connections per IP per minute and concurrent clients (421), and counts each hit', async () => {
     const rated = await listenerWith({ MAILTRAIL_SMTP_RATE_PER_MINUTE: '2' });

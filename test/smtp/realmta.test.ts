@@ -52,7 +52,7 @@ describe.skipIf(unavailable !== null)(`real Postfix DSNs into the listener on ${
     t = await testApp({ MAILTRAIL_SMTP_HOST: '127.0.0.1', MAILTRAIL_SMTP_PORT: String(port), MAILTRAIL_BOUNCE_DOMAIN: DOMAIN });
     running = await serve(t.app, ['smtp']);
     tenantId = (await ensureTenant(t.app.database.db, 'realmta')).id;
-  });
+  }, 120_000);
   afterAll(async () => {
     await running?.stop();
     await t?.close();
