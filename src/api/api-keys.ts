@@ -12,7 +12,7 @@ const KeyView = z.object({
   created_at: Timestamp,
   revoked_at: Timestamp.nullable(),
 });
-const CreateBody = z.object({ label: z.string().max(200).optional() }).strict();
+const CreateBody = z.object({ label: z.string().max(200).optional() }).strict().prefault({});
 
 /** The tenant's own API keys: list, add (to rotate) and revoke. Only hashes are stored. */
 export function apiKeyRoutes(app: App) {

@@ -74,7 +74,9 @@ const RotateBody = z
   .object({
     grace_seconds: z.number().int().min(0).max(MAX_GRACE_S).default(86_400).meta({ description: 'how long the old secret stays valid' }),
   })
-  .strict();
+  .strict()
+  // No body at all: the defaults.
+  .prefault({});
 const DeadQuery = z.object({
   cursor: z.coerce.number().int().positive().optional().meta({ description: 'next_cursor of the previous page' }),
   limit: Limit,

@@ -114,6 +114,7 @@ describe(`sender API (inject) on ${dialect}`, () => {
     expect(other.statusCode).toBe(404);
     expect(other.json()).toMatchObject({ error: 'not_found', request_id: other.headers['x-request-id'] });
 
+    expect((await http.inject({ method: 'POST', url: '/v1/api-keys', headers: auth(keyB) })).statusCode).toBe(201);
     const created = await http.inject({ method: 'POST', url: '/v1/api-keys', headers: auth(keyA), payload: { label: 'rotation' } });
     expect(created.statusCode).toBe(201);
     const fresh = created.json() as { id: string; key: string };
@@ -274,6 +275,8 @@ describe(`sender API (inject) on ${dialect}`, () => {
     const badType = await http.inject({ method: 'POST', url: '/v1/webhooks', headers: auth(keyA), payload: { url: 'http://x.test/', event_types: ['nope'] } });
     expect(badType.json()).toMatchObject({ field: 'event_types.0' });
 
+    const byDefault = await http.inject({ method: 'POST', url: `/v1/webhooks/${ep.id}/rotate-secret`, headers: auth(keyA) });
+    expect(Date.parse(byDefault.json().previous_secret_expires_at)).toBeGreaterThan(Date.now() + 86_000_000);
     const rotated = await http.inject({ method: 'POST', url: `/v1/webhooks/${ep.id}/rotate-secret`, headers: auth(keyA), payload: { grace_seconds: 3600 } });
     expect(rotated.statusCode).toBe(200);
     expect(rotated.json().secret).not.toBe(ep.secret);
