@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -99,6 +100,7 @@ describe.skipIf(why !== null)('Postgres outage while Postfix delivers DSNs', () 
       }
       const reports = await db.selectFrom('raw_reports').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       expect(Number(reports.n)).toBe(messages.length);
+      rmSync(result.workdir, { recursive: true, force: true });
     },
     900_000,
   );

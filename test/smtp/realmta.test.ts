@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verpAddress } from '../../src/core/tokens.js';
 import { listMessageEvents } from '../../src/db/events.js';
@@ -103,6 +104,8 @@ describe.skipIf(unavailable !== null)(`real Postfix DSNs into the listener on ${
       if (!!s !== want.suppressed) problems.push(`${m.category}: suppressed=${!!s} (${s?.reason}), want ${want.suppressed}`);
     }
     expect(problems).toEqual([]);
+    // Kept when anything failed above: the DSNs and MTA logs are in it.
+    rmSync(run.workdir, { recursive: true, force: true });
   }
 
   it(
