@@ -8,19 +8,20 @@ import { RequestValidationError, registerRoutes, zodValidatorCompiler, type AnyR
 import { reportRoutes } from './reports.js';
 import { errorBody } from './schemas.js';
 import { statsRoutes } from './stats.js';
-import { StreamRegistry, streamRoutes } from './stream.js';
+import { StreamHub } from './stream-hub.js';
+import { streamRoutes } from './stream.js';
 import { suppressionRoutes } from './suppressions.js';
 import { webhookRoutes } from './webhooks.js';
 
 /** Every operation of the sender API, in documentation order. */
-export function apiRoutes(app: App, streams = new StreamRegistry()): AnyRoute[] {
+export function apiRoutes(app: App, hub = new StreamHub(app)): AnyRoute[] {
   return [
     ...messageRoutes(app),
     ...statsRoutes(app),
     ...suppressionRoutes(app),
     ...reportRoutes(app),
     ...webhookRoutes(app),
-    ...streamRoutes(app, streams),
+    ...streamRoutes(app, hub),
     ...apiKeyRoutes(app),
   ];
 }
@@ -30,10 +31,10 @@ export function apiRoutes(app: App, streams = new StreamRegistry()): AnyRoute[] 
  * endpoints beside it keep theirs), plus /openapi.json and /docs generated from the same routes.
  */
 export async function registerApi(http: FastifyInstance, app: App): Promise<void> {
-  const streams = new StreamRegistry();
-  const routes = apiRoutes(app, streams);
+  const hub = new StreamHub(app);
+  const routes = apiRoutes(app, hub);
   // Open event streams would keep close() waiting for ever: end them first.
-  http.addHook('preClose', async () => streams.closeAll());
+  http.addHook('preClose', async () => hub.closeAll());
   const doc = openApiDocument(routes, app.config.MAILTRAIL_PUBLIC_URL);
   const docsHtml = docsPage(doc);
   http.get('/openapi.json', async () => doc);

@@ -6,22 +6,10 @@ import type { EventRow } from '../db/types.js';
 import { eventPayload, type PayloadMessage } from '../webhooks/payload.js';
 import { defineRoute, RequestValidationError } from './route.js';
 import { EventTypeEnum, errorResponses } from './schemas.js';
+import type { StreamHub } from './stream-hub.js';
 
 const BATCH = 500;
-const POLL_MS = 250;
 const HEARTBEAT_MS = 15_000;
-
-/** Open streams, ended together when the server shuts down so that close() does not wait on them. */
-export class StreamRegistry {
-  private readonly open = new Set<AbortController>();
-  add(c: AbortController): () => void {
-    this.open.add(c);
-    return () => this.open.delete(c);
-  }
-  closeAll(): void {
-    for (const c of this.open) c.abort();
-  }
-}
 
 const StreamQuery = z.object({
   last_event_id: z.string().max(20).optional().meta({ description: 'for clients that cannot send the Last-Event-ID header' }),
@@ -42,10 +30,8 @@ type StreamRow = EventRow & PayloadMessage & { message_seq: number };
  * resuming after `Last-Event-ID: n` replays exactly the events after n, so a reconnecting client
  * sees no gap and no duplicate.
  */
-export function streamRoutes(app: App, streams: StreamRegistry) {
+export function streamRoutes(app: App, hub: StreamHub) {
   const db = app.database.db;
-  const currentSeq = async (tenantId: string) =>
-    (await db.selectFrom('tenants').select('event_seq').where('id', '=', tenantId).executeTakeFirstOrThrow()).event_seq;
   return [
     defineRoute({
       method: 'GET',
@@ -62,11 +48,11 @@ export function streamRoutes(app: App, streams: StreamRegistry) {
           throw new RequestValidationError('last-event-id', 'last-event-id: must be the id of an event of this stream');
         }
         // No position: from now on (0 replays the whole history).
-        let cursor = raw !== undefined ? Number(raw.trim()) : await currentSeq(tenant.id);
+        let cursor = raw !== undefined ? Number(raw.trim()) : await hub.currentSeq(tenant.id);
         const types = query.types?.length ? query.types : null;
 
         const abort = new AbortController();
-        const unregister = streams.add(abort);
+        const unregister = hub.add(abort);
         reply.hijack();
         const res = reply.raw;
         // The client went away (or the socket broke): stop following.
@@ -80,32 +66,28 @@ export function streamRoutes(app: App, streams: StreamRegistry) {
           'x-request-id': req.id,
         });
         res.write('retry: 2000\n\n');
-        let lastWrite = Date.now();
         const write = async (chunk: string) => {
-          lastWrite = Date.now();
           if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(abort.signal, 'abort')]);
         };
         try {
           while (!abort.signal.aborted) {
-            if ((await currentSeq(tenant.id)) > cursor) {
-              const { rows } = await sql<StreamRow>`
-                select e.*, m.channel, m.recipient, m.client_key, m.tags,
-                  (select count(*) from events p where p.message_id = e.message_id and p.tenant_seq <= e.tenant_seq)::int as message_seq
-                from events e join messages m on m.id = e.message_id
-                where e.tenant_id = ${tenant.id} and e.tenant_seq > ${cursor}
-                order by e.tenant_seq
-                limit ${BATCH}`.execute(db);
-              for (const row of rows) {
-                if (abort.signal.aborted) break;
-                cursor = row.tenant_seq;
-                if (types && !types.includes(row.type as (typeof types)[number])) continue;
-                const payload = eventPayload(row, { ...row, id: row.message_id }, row.message_seq);
-                await write(`id: ${row.tenant_seq}\nevent: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`);
-              }
-              if (rows.length === BATCH) continue;
+            const { rows } = await sql<StreamRow>`
+              select e.*, m.channel, m.recipient, m.client_key, m.tags,
+                (select count(*) from events p where p.message_id = e.message_id and p.tenant_seq <= e.tenant_seq)::int as message_seq
+              from events e join messages m on m.id = e.message_id
+              where e.tenant_id = ${tenant.id} and e.tenant_seq > ${cursor}
+              order by e.tenant_seq
+              limit ${BATCH}`.execute(db);
+            for (const row of rows) {
+              if (abort.signal.aborted) break;
+              cursor = row.tenant_seq;
+              if (types && !types.includes(row.type as (typeof types)[number])) continue;
+              const payload = eventPayload(row, { ...row, id: row.message_id }, row.message_seq);
+              await write(`id: ${row.tenant_seq}\nevent: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`);
             }
-            if (Date.now() - lastWrite >= HEARTBEAT_MS) await write(': keep-alive\n\n');
-            await sleep(POLL_MS, abort.signal);
+            if (rows.length === BATCH) continue;
+            const woken = await hub.waitBeyond(tenant.id, cursor, abort.signal, HEARTBEAT_MS);
+            if (!woken && !abort.signal.aborted) await write(': keep-alive\n\n');
           }
         } catch (err) {
           // The client resumes from its Last-Event-ID on another connection: nothing is lost.
@@ -117,17 +99,4 @@ export function streamRoutes(app: App, streams: StreamRegistry) {
       },
     }),
   ];
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
