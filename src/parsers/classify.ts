@@ -132,7 +132,8 @@ function effectiveStatus(field: string, diag: string, replycode: string, action:
   if (clean && !(clean.endsWith('.0.0') && inDiag && inDiag[0] === clean[0])) return clean;
   if (inDiag) return inDiag;
   const code = replycode || findReplyCode(diag);
-  if (code) return `${code[0]}.0.0`;
+  // A bare 2xx number in a failure text ("Size (in bytes): 222") is no success code.
+  if (code && code[0] !== '2') return `${code[0]}.0.0`;
   return action === 'delayed' ? '4.0.0' : '5.0.0';
 }
 

@@ -18,8 +18,8 @@ import { findingFromBlock, looseAddresses, scanTextBounce } from './text-bounce.
 export type { Report } from './report.js';
 
 /** Signs in From/Subject that a message is a delivery failure notice. */
-const BOUNCE_FROM = /mailer-daemon|postmaster|mail ?delivery|mail-?daemon|nobody@|bounce|returned|delivery ?(?:status|system)|post office/i;
-const BOUNCE_SUBJECT = /undeliver|undelivered|returned mail|return(?:ing)? (?:message|mail)|failure notice|failed delivery|delivery (?:status )?notification|delivery (?:has )?fail|mail delivery|could not be delivered|non[- ]?delivery|not delivered|delivery problem|delivery failure|rejected|delivery report|warning: could not|unzustellbar|non remis|no entregado|不達|エラー|配信|送信できません|не доставлено|delayed mail|delivery delayed|mail system error|nondeliverable|message status|error/i;
+const BOUNCE_FROM = /mailer-daemon|post_?master|mail ?delivery|mail-?daemon|nobody@|bounce|returned|delivery ?(?:status|system)|post office/i;
+const BOUNCE_SUBJECT = /undeliver|undelivered|returned mail|return(?:ing)? (?:message|mail)|failure notice|failed delivery|delivery (?:status )?notification|delivery (?:has )?fail|mail delivery|could not be delivered|non[- ]?delivery|not delivered|delivery problem|delivery failure|rejected|delivery report|warning: could not|unzustellbar|non remis|no entregado|不達|エラー|配信|送信できません|не доставлено|delayed mail|delivery delayed|mail system error|nondeliverable|message status|error|\bnot (?:a )?member\b/i;
 const BOUNCE_TEXT = /could not be delivered|was not delivered|wasn't delivered|undeliverable|delivery (?:has |to the following recipients? )?failed|failed permanently|permanent (?:error|failure)|did not reach|unable to deliver|not be delivered|delivery to the following|message that you sent|were not able to deliver|failed to deliver|couldn't be delivered|delivery (?:has been )?delayed|was rejected|has been blocked|mail system at|returned to sender|rejected your message|送信できませんでした|не может быть доставлено/i;
 
 /**

@@ -42,7 +42,8 @@ export function parseEntity(src: string, depth = 0): MimePart {
   const part: MimePart = { headers, type, params, body, parts: [] };
   if (depth >= MAX_DEPTH) return part;
   if (type.startsWith('multipart/')) {
-    const boundary = params.get('boundary');
+    // A "boundary=" left unindented on its own line is lost to the header parser: sniff the body.
+    const boundary = params.get('boundary') ?? sniffMultipart(body)[1].get('boundary');
     if (boundary) part.parts = splitMultipart(body, boundary).map((p) => parseEntity(p, depth + 1));
   } else if (type === 'message/rfc822' || type === 'message/global') {
     part.parts = [parseEntity(transferDecoded(part), depth + 1)];
@@ -97,7 +98,8 @@ export function headerText(headers: Map<string, string[]>, name: string): string
 export function parseContentType(value: string): [string, Map<string, string>] {
   const params = new Map<string, string>();
   const semi = value.indexOf(';');
-  const type = (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase() || 'text/plain';
+  // Some MTAs forget the ";" before a parameter ("text/plain charset=..."): the type is the first word.
+  const type = (semi === -1 ? value : value.slice(0, semi)).trim().split(/\s/)[0].toLowerCase() || 'text/plain';
   if (semi !== -1) {
     const re = /;\s*([A-Za-z0-9_.*-]+)\s*=\s*(?:"([^"]*)"|([^;\s]*))/g;
     const rest = value.slice(semi, semi + 4096);

@@ -13,6 +13,8 @@ const A = "([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9_-]{1,63}(?:\\.[A-Za
 
 /** Shapes of a line that introduces one failed recipient. Each is anchored and linear. */
 const RECIPIENT_LINE: Array<{ name: string; re: RegExp }> = [
+  // Exim: "a@b <c@d>: malformed address: <c@d> may not follow a@b" — c@d is the refused one
+  { name: 'text:exim-malformed', re: new RegExp(`^\\S{1,200} <${A}>: malformed address:`) },
   // "  kijitora@example.jp", "<kijitora@example.org>:", "\"a@b\":", "a@b on Thu, 29 Apr 2010"
   { name: 'text:address-line', re: new RegExp(`^[<"'(\\[]?${A}[>"')\\]]?(?:\\s*[:.,;]|\\.\\.\\.)?(?:\\s+on\\s.{0,80}|\\s+\\(.{0,200}\\))?$`) },
   // "<a@b>: host mx said: 550 ...", "<a@b>... User unknown", "a@b: 550 ..."
@@ -23,9 +25,9 @@ const RECIPIENT_LINE: Array<{ name: string; re: RegExp }> = [
   // Sendmail transcripts: "550 <a@b>... User unknown", "554 5.0.0 <a@b>... Service unavailable"
   { name: 'text:reply-address', re: new RegExp(`^[245]\\d\\d[ -](?:[245]\\.\\d{1,3}\\.\\d{1,3} )?<${A}>\\.\\.\\.`) },
   // ">>> RCPT TO:<a@b>" in an SMTP transcript
-  { name: 'text:rcpt-to', re: new RegExp(`^(?:>>>|-+>|out:|sent:)?\\s*RCPT TO:\\s*<${A}>`, 'i') },
+  { name: 'text:rcpt-to', re: new RegExp(`^(?:>>>|-+>|out:|sent:)?\\s*RCPT TO:\\s*<?${A}>?`, 'i') },
   // "There was an error delivering your mail to <a@b>.", "The following message to <a@b> was undeliverable."
-  { name: 'text:sentence', re: new RegExp(`(?:deliver(?:ing|ed)?(?: (?:your|the) (?:mail|message|e-?mail))? to|message to|mail to|delivery to|delivered to|undeliverable to|forwarded to|transmitted to|could not reach|failed for|unable to deliver to)\\s*:?\\s*<${A}>`, 'i') },
+  { name: 'text:sentence', re: new RegExp(`(?:deliver(?:ing|ed)?(?: (?:your|the) (?:mail|message|e-?mail))? to|message to|mail to|delivery to|delivered to|undeliverable to|forwarded to|transmitted to|could not reach|failed for|unable to deliver to|member of this (?:mailing )?list)\\s*:?\\s*<${A}>`, 'i') },
   // "a@b [User unknown]", "a@b Invalid Address, ERROR_CODE :550": address first, reason after
   { name: 'text:address-first', re: new RegExp(`^<?${A}>?\\s+[\\[(A-Za-z]`) },
 ];
@@ -79,7 +81,7 @@ export function findingFromBlock(address: string | null, block: string, preamble
   // The remote server's own words beat the reporting MTA's boilerplate around them.
   const reply = REPLY_MARKER.exec(whole);
   let diagnostic = reply && matchRule(whole.slice(reply.index + reply[0].length)) ? whole.slice(reply.index + reply[0].length).trim() : whole;
-  if (!findStatus(diagnostic) && !findReplyCode(diagnostic) && !matchRule(diagnostic)) {
+  if (!/^[45]/.test(findStatus(diagnostic) || findReplyCode(diagnostic)) && !matchRule(diagnostic)) {
     diagnostic = squeeze(`${preamble.slice(-MAX_BLOCK)}\n${block}`);
   }
   const command = findCommand(whole);

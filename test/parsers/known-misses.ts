@@ -5,7 +5,6 @@
 export const KNOWN_MISSES: ReadonlySet<string> = new Set([
   'lhost-activehunter-01.eml',
   'lhost-amavis-03.eml',
-  'lhost-apachejames-01.eml',
   'lhost-courier-03.eml',
   'lhost-domino-02.eml',
   'lhost-domino-03.eml',
@@ -38,7 +37,6 @@ export const KNOWN_MISSES: ReadonlySet<string> = new Set([
   'lhost-v5sendmail-05.eml',
   'lhost-v5sendmail-07.eml',
   'lhost-verizon-02.eml',
-  'lhost-x1-02.eml',
   'lhost-x2-05.eml',
   'lhost-x3-02.eml',
   'lhost-x3-05.eml',
