@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,7 +44,10 @@ export async function tlsCredentials(config: Config): Promise<TlsCredentials> {
       throw new ConfigError(`MAILTRAIL_SMTP_TLS_CERT: unset, and generating a self-signed certificate with openssl failed (${err.message.split('\n')[0]}): install openssl or set MAILTRAIL_SMTP_TLS_CERT and MAILTRAIL_SMTP_TLS_KEY`);
     });
   }
-  return { cert: readFileSync(cert), key: readFileSync(key), source: cert };
+  const pair = { cert: readFileSync(cert), key: readFileSync(key), source: cert };
+  // Without a data dir nothing is kept: the pair lives in memory for this process only.
+  if (config.MAILTRAIL_DATA_DIR === 'memory://') rmSync(dir, { recursive: true, force: true });
+  return pair;
 }
 
 function readPem(name: string, file: string): Buffer {
