@@ -44,7 +44,7 @@ const LOCAL_MAILBOX_STATES = new Set<Reason>(['mailboxfull', 'systemfull', 'susp
 
 /** Picks the reason for one finding: layout reason, then phrases, then status code, then context. */
 export function classify(f: Finding): Classified {
-  const diag = f.diagnostic.length > MAX_DIAGNOSTIC ? f.diagnostic.slice(0, MAX_DIAGNOSTIC) : f.diagnostic;
+  const diag = normaliseDiagnostic(f.diagnostic.length > MAX_DIAGNOSTIC ? f.diagnostic.slice(0, MAX_DIAGNOSTIC) : f.diagnostic);
   const evidence = [...f.evidence];
   const status = f.reason === 'feedback' || f.reason === 'vacation' ? '' : effectiveStatus(f.status, diag, f.replycode, f.action);
   const replycode = f.replycode || findReplyCode(diag);
@@ -135,6 +135,19 @@ function effectiveStatus(field: string, diag: string, replycode: string, action:
   // A bare 2xx number in a failure text ("Size (in bytes): 222") is no success code.
   if (code && code[0] !== '2') return `${code[0]}.0.0`;
   return action === 'delayed' ? '4.0.0' : '5.0.0';
+}
+
+/**
+ * One line per phrase: folded lines joined with single spaces, and the reply code that a
+ * multi-line SMTP reply repeats on every line ("550-5.7.1 ... 550-5.7.1 ...") kept only once,
+ * so that phrases broken across reply lines still read as written.
+ */
+function normaliseDiagnostic(diag: string): string {
+  const flat = diag.replace(/\s+/g, ' ').trim();
+  const head = /^([245]\d\d)[ -]((?:[245]\.\d{1,3}\.\d{1,3} )?)/.exec(flat);
+  if (!head) return flat;
+  const repeat = new RegExp(` ${head[1]}[ -]${head[2].replace(/\./g, '\\.')}`, 'g');
+  return flat.slice(0, head[0].length) + flat.slice(head[0].length).replace(repeat, ' ');
 }
 
 /** hard only for reasons that say the address itself is dead; never for policy blocks. */

@@ -59,6 +59,8 @@ function parseView(view: MessageView, depth: number): Report {
       findings.push(...parsed.findings);
     }
     if (findings.length) {
+      const listed = failedRecipientsHeader(view);
+      if (findings.length === 1 && listed.length === 1 && !findings[0].recipient) findings[0].recipient = listed[0];
       fillFromText(findings, view, exclusions(view));
       return build(head, 'rfc3464', findings, extractOriginal(view, fields));
     }
@@ -73,6 +75,11 @@ function parseView(view: MessageView, depth: number): Report {
   }
 
   let findings = scanTextBounce(view.text, exclude);
+  if (!findings.length) {
+    // Exim and Google name the failed addresses in a header when the text gives only a local part.
+    const listed = failedRecipientsHeader(view);
+    findings = listed.map((a) => findingFromBlock(a, view.text.slice(0, 4096), '', { rule: 'header:x-failed-recipients', matched: a }));
+  }
   if (!findings.length) {
     const fallback = looseAddresses(view.text, exclude)[0] || originalTo(view);
     if (fallback) findings = [findingFromBlock(fallback, view.text.slice(0, 4096), '', { rule: 'text:fallback-recipient', matched: fallback })];
@@ -112,7 +119,17 @@ function fillFromText(findings: Finding[], view: MessageView, exclude: Set<strin
     f.diagnostic = t.diagnostic;
     f.evidence.push({ rule: 'text:diagnostic', matched: t.diagnostic.slice(0, 200) });
   }
+  // One recipient whose address the text never repeats (a pipe, a file): the text is its diagnostic.
+  if (findings.length === 1 && !findings[0].diagnostic && view.text.trim()) {
+    findings[0].diagnostic = view.text.slice(0, 2048).replace(/\s+/g, ' ').trim();
+    findings[0].evidence.push({ rule: 'text:whole', matched: findings[0].diagnostic.slice(0, 200) });
+  }
   single();
+}
+
+/** Addresses of the X-Failed-Recipients header (Exim, Gmail). */
+function failedRecipientsHeader(view: MessageView): string[] {
+  return (view.root.headers.get('x-failed-recipients') ?? []).flatMap((v) => allAddresses(v)).slice(0, 1000);
 }
 
 function looksLikeBounce(view: MessageView): boolean {

@@ -23,6 +23,13 @@ export const VENDOR_RULES: readonly Rule[] = [
   { reason: 'userunknown', pattern: /no valid recipients for this MM\b/i, example: 'Error: No valid recipients for this MM' },
   // Cloudflare Email Routing could not hand the message on.
   { reason: 'systemerror', pattern: /\bupstream error, please check https:\/\/developers\.cloudflare\.com\/email-routing/i, example: '421 4.3.0 Upstream error, please check https://developers.cloudflare.com/email-routing/postmaster for possible reasons why.' },
+  // Mimecast's documented refusals: a host network its policies do not allow, a signature match.
+  { reason: 'policyviolation', pattern: /\bhost network not allowed - https:\/\/community\.mimecast\.com/i, example: '554 Host network not allowed - https://community.mimecast.com/docs/DOC-1369#554' },
+  { reason: 'virusdetected', pattern: /\bemail rejected due to security policies - MC\w{0,20}Signature/i, example: '554 email rejected due to security policies - MCSpamSignature.sa.2.2' },
+  // au (EZweb) notice when the recipient's domain filter refused the message.
+  { reason: 'filtered', pattern: /each of the following recipients was rejected by a remote mail server/i, example: 'Each of the following recipients was rejected by a remote mail server.' },
+  // Gmail's own notice after its lookup of the address failed.
+  { reason: 'userunknown', pattern: /\bwasn't delivered to \S{1,200} because the address couldn't be found/i, example: "** Address not found ** Your message wasn't delivered to kijitora@example.it because the address couldn't be found." },
   // Tencent (QQ mail) rate control on connections.
   { reason: 'toomanyconn', pattern: /connection frequency limited/i, example: '550 Connection frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000722' },
 ];

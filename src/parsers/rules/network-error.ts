@@ -2,7 +2,7 @@ import type { Rule } from './rule.js';
 
 /** A DNS, routing or connection problem, a mail loop, or too many hops. */
 export const dnsTemporaryRules: Rule[] = [
-  { reason: 'networkerror', pattern: /\bhost not found, try again|\bdns query failed|\bmalformed or unexpected name server reply|\btemporary (?:dns|lookup) failure/i, example: 'Name service error for name=example.org type=MX: Malformed or unexpected name server reply' },
+  { reason: 'networkerror', pattern: /\bhost not found, try again|\bdns query failed|\bmalformed or unexpected name server reply|\btemporary (?:dns|lookup) failure|\bhost name lookup failure/i, example: 'Name service error for name=example.org type=MX: Malformed or unexpected name server reply' },
 ];
 
 /** A DNS, routing or connection problem, a mail loop, or too many hops. */
