@@ -38,6 +38,10 @@ export async function connectDatabase(opts: ConnectOptions): Promise<Database> {
     });
     // An idle client losing its server (Postgres restart) must not crash the process.
     pool.on('error', () => {});
+    // A checked-out client has no pool listener: its socket dying mid-query (Postgres restart,
+    // network cut) would emit an unhandled 'error' and crash the process. The query itself is
+    // still rejected, so the caller sees the failure.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,

@@ -12,6 +12,7 @@ import { markDelivered } from '../../src/send/delivered-job.js';
 import { sendDue } from '../../src/send/send-job.js';
 import { submitMessage } from '../../src/send/submit.js';
 import { buildHttp } from '../../src/server/http.js';
+import { startWorker } from '../../src/server/worker.js';
 import { processHits } from '../../src/tracking/hits-job.js';
 import { dialect, testApp, type TestApp } from '../support/app.js';
 import { startRelay, type Relay } from './relay.js';
@@ -323,5 +324,18 @@ describe(`sending through a real SMTP relay on ${dialect}`, () => {
     await sendDue(app, worker.signal);
     expect(receivedFor(r.id)).toHaveLength(0);
     expect((await message(r.id)).status).toBe('rejected');
+  });
+  it('is sent by the worker role on its own, like `serve` runs it', async () => {
+    const r = await submit('by-worker@example.test');
+    if (!r.ok) throw new Error('submit failed');
+    const running = startWorker(app);
+    try {
+      const deadline = Date.now() + 20_000;
+      while ((await message(r.id)).status !== 'sent' && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    } finally {
+      await running.stop();
+    }
+    expect((await message(r.id)).status).toBe('sent');
+    expect(receivedFor(r.id)).toHaveLength(1);
   });
 });
