@@ -151,6 +151,9 @@ describe(`webhooks on ${dialect}`, () => {
   it('dead-letters after the schedule, disables a failing endpoint, and replays through the API', async () => {
     const db = t.app.database.db;
     const receiver = new Receiver(28112);
+    // Find a free port, then leave it closed: the endpoint starts out refusing connections.
+    await receiver.start();
+    await receiver.stop();
     const { tenantId, key, endpointId, secret } = await tenantWithEndpoint('dying', receiver.url);
     // Same database, a stricter policy: 2 retries, disabled at the 5th consecutive failure.
     const strict: App = {

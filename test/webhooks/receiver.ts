@@ -13,8 +13,11 @@ export class Receiver {
   readonly requests: Received[] = [];
   answer: (r: { headers: IncomingHttpHeaders; body: string }) => number = () => 200;
   private server?: Server;
+  /** Once its URL has been handed out, a receiver keeps its port. */
+  private bound = false;
 
-  constructor(readonly port: number) {}
+  /** `port` is a preference in this suite's range (28100-28499); a busy one moves to the next. */
+  constructor(public port: number) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/hook`;
@@ -31,10 +34,19 @@ export class Receiver {
         res.writeHead(status).end();
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.port, '127.0.0.1', () => resolve());
-    });
+    for (let tries = 0; ; tries++) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.server!.once('error', reject);
+          this.server!.listen(this.port, '127.0.0.1', () => resolve());
+        });
+        this.bound = true;
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EADDRINUSE' || this.bound || tries > 50) throw err;
+        this.port = 28100 + ((this.port - 28100 + 7) % 400);
+      }
+    }
   }
 
   async stop(): Promise<void> {
