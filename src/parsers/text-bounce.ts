@@ -19,7 +19,7 @@ const RECIPIENT_LINE: Array<{ name: string; re: RegExp }> = [
   { name: 'text:address-line', re: new RegExp(`^[<"'(\\[]?${A}[>"')\\]]?(?:\\s*[:.,;]|\\.\\.\\.)?(?:\\s+on\\s.{0,80}|\\s+\\(.{0,200}\\))?$`) },
   // "<a@b>: host mx said: 550 ...", "<a@b>... User unknown", "a@b: 550 ..."
   { name: 'text:address-colon', re: new RegExp(`^<${A}>(?:\\s*:|\\.\\.\\.|\\s+\\()`) },
-  { name: 'text:address-colon', re: new RegExp(`^${A}(?::\\s|\\.\\.\\.\\s?)`) },
+  { name: 'text:address-colon', re: new RegExp(`^${A}(?::\\s|\\s?\\.\\.\\.\\s?)`) },
   // "Recipient: <a@b>", "Failed recipient: a@b", "Unknown user: a@b", "Your message to: a@b"
   { name: 'text:labelled', re: new RegExp(`^(?:(?:final |original |failed |invalid |unknown )?recipient(?:\\(s\\))?(?: address)?|rcpt|unknown user|user unknown|your message to|address|to address|destinataire|empfänger|e-?mail address|addressee|bad address)\\s*:\\s*[<"]?${A}`, 'i') },
   // Sendmail transcripts: "550 <a@b>... User unknown", "554 5.0.0 <a@b>... Service unavailable"
