@@ -144,7 +144,9 @@ async function drain(client: ImapFlow, ctx: SessionContext, state: MailboxState)
     state.lastUid = item.uid;
     if (!(await saveProgress(ctx.app.database.db, spec.id, ctx.owner, state, ctx.leaseMs))) return 'lease-lost';
   }
-  return uids.length === BATCH ? 'more' : 'done';
+  if (uids.length === BATCH) return 'more';
+  metrics.oldest.set({ mailbox: spec.id }, 0);
+  return 'done';
 }
 
 async function handleMessage(client: ImapFlow, ctx: SessionContext, state: MailboxState, item: FetchMessageObject): Promise<void> {

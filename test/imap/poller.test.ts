@@ -21,7 +21,7 @@ function corpus(tag: string, count: number, offset: number): Buffer[] {
   );
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -29,12 +29,12 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   }
 }
 
-describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}`, () => {
+describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}`, { timeout: 240_000 }, () => {
   let t: TestApp;
   let dove: Dovecot;
   beforeAll(async () => {
     [t, dove] = await Promise.all([testApp(), startDovecot()]);
-  });
+  }, 180_000);
   afterAll(async () => {
     await dove?.stop();
     await t?.close();
@@ -90,8 +90,9 @@ describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}
       const late = corpus('idle-late', 3, 7);
       const appendedAt = Date.now();
       await dove.append('Idle', late);
-      await until('late mail filed', async () => (await dove.count('Idle-done')) === 33, 30_000);
-      expect(Date.now() - appendedAt).toBeLessThan(30_000);
+      // Well below the 120 s poll interval, however loaded the machine: only IDLE explains it.
+      await until('late mail filed', async () => (await dove.count('Idle-done')) === 33, 90_000);
+      expect(Date.now() - appendedAt).toBeLessThan(90_000);
     } finally {
       await poller.stop();
     }
@@ -138,9 +139,7 @@ describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}
     poller = start(url, second.fn);
     try {
       const id = `bounces@127.0.0.1:${dove.port}/Flag`;
-      // Two poll intervals at least: nothing already done is read again.
-      await new Promise((r) => setTimeout(r, 2_000));
-      expect(second.calls).toHaveLength(0);
+      // A rescan would ingest the 8 old messages (lower UIDs, read first) before the new ones.
       await dove.append('Flag', corpus('flag-late', 2, 11));
       await until('new mail flagged', async () => (await seen()) === 10);
       expect(second.calls).toHaveLength(2);
@@ -239,7 +238,7 @@ describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}
       try {
         await new Promise((r) => setTimeout(r, 800)); // connected and waiting on its timer
         await plain.append('INBOX', corpus('plain', 4, 13));
-        await until('deleted', async () => (await plain.count('INBOX')) === 0, 30_000);
+        await until('deleted', async () => (await plain.count('INBOX')) === 0);
       } finally {
         await poller.stop();
       }
