@@ -76,8 +76,8 @@ export const NETWORK_RULES: readonly { label: 'privacy-proxy' | 'image-proxy'; n
 const MPP_USER_AGENT = 'Mozilla/5.0';
 
 /** Sooner than this after delivery, nobody has read the message yet. */
-export const FAST_OPEN_MS = 2_000;
-export const FAST_CLICK_MS = 10_000;
+const FAST_OPEN_MS = 2_000;
+const FAST_CLICK_MS = 10_000;
 /** Every link of a message clicked within this window: a link checker. */
 export const LINK_BURST_MS = 5_000;
 

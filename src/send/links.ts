@@ -4,7 +4,7 @@ import { escapeHtml } from './template.js';
  * Longer links are left as they are: the click token carries the URL, and tokens (and the
  * request lines that carry them) must stay bounded.
  */
-export const MAX_TRACKED_URL = 2_000;
+const MAX_TRACKED_URL = 2_000;
 
 // href of <a> and <area>, quoted either way. Unquoted values are rare in generated mail and left alone.
 const HREF = /(<(?:a|area)\b[^>]*?\shref\s*=\s*)(?:"([^"]*)"|'([^']*)')/gi;

@@ -84,7 +84,7 @@ function hit(app: App, req: FastifyRequest, messageId: string, kind: 'open' | 'c
 }
 
 /** RFC 8058: the POST body carries `List-Unsubscribe=One-Click` (form-encoded or as a form field). */
-export function isOneClickBody(body: unknown): boolean {
+function isOneClickBody(body: unknown): boolean {
   if (typeof body !== 'string') return false;
   if (new URLSearchParams(body.trim()).get('List-Unsubscribe') === 'One-Click') return true;
   return /name="?List-Unsubscribe"?\r?\n(?:[^\r\n]+\r?\n)*\r?\nOne-Click\r?\n/i.test(body);
