@@ -240,7 +240,7 @@ export const SETTINGS = {
       }),
     secret: true,
     description:
-      'Bounce mailboxes to poll (worker role), comma list of `imap(s)://user:password@host[:port]/Folder?after=move:Processed|flag[:\\Seen]|delete&error=Errors&tls=starttls|off&insecure=false`. Unset: no polling.',
+      'Bounce mailboxes to poll (worker role), comma list of `imap(s)://user:password@host[:port]/Folder?after=...&error=Errors&tls=...`; after = `move[:Processed]`, `flag[:\\Seen]` or `delete`; tls (imap:// only) = `starttls` (default, required) or `off`; `insecure=true` accepts a self-signed certificate. Unset: no polling.',
   }),
   MAILTRAIL_IMAP_POLL_INTERVAL: setting({
     schema: duration,
