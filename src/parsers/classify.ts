@@ -15,6 +15,8 @@ export interface Finding {
   /** Diagnostic-Code type: smtp, x-unix, x-postfix... lower-case, '' when unknown. */
   diagnosticType: string;
   remoteMta: string;
+  /** The MTA that wrote the report (DSN Reporting-MTA), when known. */
+  reportingMta?: string;
   /** SMTP command the failure answered: MAIL, RCPT, DATA, CONN, HELO, or ''. */
   command: string;
   /** A reason the layout itself knows for sure (vendor codes, ARF, auto-reply). */
@@ -49,7 +51,7 @@ export function classify(f: Finding): Classified {
   const status = f.reason === 'feedback' || f.reason === 'vacation' ? '' : effectiveStatus(f.status, diag, f.replycode, f.action);
   const replycode = f.replycode || findReplyCode(diag);
   const command = f.command || findCommand(diag);
-  const vendor = f.reason ? null : vendorReason(diag);
+  const vendor = f.reason ? null : vendorReason(diag, [f.remoteMta, f.reportingMta ?? ''].map((h) => h.replace(/[\s[(].*$/, '')));
   if (vendor) evidence.push({ rule: `vendor:${vendor.reason}`, matched: vendor.matched });
   const reason = vendor ? vendor.reason : byStage(pickReason({ ...f, command }, diag, status, evidence), command, status, evidence);
   return { reason, status, replycode, bounceClass: bounceClassOf(reason, status), evidence };

@@ -56,6 +56,7 @@ function parseView(view: MessageView, depth: number): Report {
     for (const body of dsnBodies) {
       const parsed = parseDeliveryStatus(body);
       if (fields === noDsn) fields = parsed.message;
+      for (const f of parsed.findings) f.reportingMta = parsed.message.reportingMta || fields.reportingMta;
       findings.push(...parsed.findings);
     }
     if (findings.length) {

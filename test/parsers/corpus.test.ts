@@ -12,7 +12,7 @@ const reachable = labels.filter((l) => !KNOWN_MISSES.has(l.file));
  * Floors under the corpus metrics: a change that lowers any of them fails CI. The project's
  * targets (README "## Parser") are higher; raise these floors as accuracy improves.
  */
-const FLOORS = { f1: 0.99, reason: 0.92, bounceClass: 0.96, kind: 0.99 };
+const FLOORS = { f1: 0.99, reason: 0.925, bounceClass: 0.97, kind: 0.99 };
 
 describe('corpus, per file', () => {
   it.each(reachable.map((l) => [l.file, l] as const))('%s', (_file, label) => {

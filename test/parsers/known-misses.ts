@@ -14,9 +14,7 @@ export const KNOWN_MISSES: ReadonlySet<string> = new Set([
   'lhost-ezweb-02.eml',
   'lhost-fml-02.eml',
   'lhost-gmail-03.eml',
-  'lhost-interscanmss-03.eml',
   'lhost-mfilter-04.eml',
-  'lhost-outlook-08.eml',
   'lhost-postfix-64.eml',
   'lhost-postfix-74.eml',
   'lhost-postfix-75.eml',
@@ -38,5 +36,4 @@ export const KNOWN_MISSES: ReadonlySet<string> = new Set([
   'rhost-messagelabs-03.eml',
   'rhost-nttdocomo-02.eml',
   'rhost-nttdocomo-03.eml',
-  'rhost-zoho-04.eml',
 ]);

@@ -41,6 +41,10 @@ describe('phrase rules', () => {
     expect(classify({ ...base, status: '5.1.10', diagnostic: '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup' }).reason).toBe('userunknown');
     expect(classify({ ...base, status: '5.5.0', diagnostic: '550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416' }).reason).toBe('userunknown');
     expect(classify({ ...base, status: '4.2.1', diagnostic: '421 4.2.1 Service refuse. Veuillez essayer plus tard. LPN006_107' }).reason).toBe('blocked');
+    // Provider-scoped wording counts only when that provider's MTA wrote it.
+    const hotmail = '550 Requested action not taken: mailbox unavailable (-0000000022:2222:-0000000022)';
+    expect(classify({ ...base, status: '5.5.0', diagnostic: hotmail, reportingMta: 'BAY004-MC1.hotmail.com' }).reason).toBe('userunknown');
+    expect(classify({ ...base, status: '5.5.0', diagnostic: hotmail, reportingMta: 'mx.example.org' }).reason).toBe('filtered');
   });
 
   it('keeps evidence for every classification', () => {

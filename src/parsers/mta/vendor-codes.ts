@@ -30,6 +30,10 @@ export const VENDOR_RULES: readonly Rule[] = [
   { reason: 'filtered', pattern: /each of the following recipients was rejected by a remote mail server/i, example: 'Each of the following recipients was rejected by a remote mail server.' },
   // Gmail's own notice after its lookup of the address failed.
   { reason: 'userunknown', pattern: /\bwasn't delivered to \S{1,200} because the address couldn't be found/i, example: "** Address not found ** Your message wasn't delivered to kijitora@example.it because the address couldn't be found." },
+  // Trend Micro InterScan MSS says only "Unable to deliver" when the recipient was refused.
+  { reason: 'userunknown', pattern: /Message from InterScan Messaging Security Suite\b.{0,400}?\bUnable to deliver message to </is, example: '****** Message from InterScan Messaging Security Suite ****** The following mail could not be delivered. Reason: Unable to deliver message to <kijitora@example.jp> (and other recipients in the same domain).' },
+  // Zoho Mail's refusal of the sending domain.
+  { reason: 'rejected', pattern: /\bmail rejected by destination domain/i, example: '541 5.4.1 Mail rejected by destination domain' },
   // Tencent (QQ mail) rate control on connections.
   { reason: 'toomanyconn', pattern: /connection frequency limited/i, example: '550 Connection frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000722' },
 ];
@@ -52,8 +56,22 @@ const ORANGE_CODES: Record<string, Reason> = {
   '630': 'policyviolation',
 };
 
-/** The reason a vendor's own code or boilerplate names in a diagnostic, with the matched text. */
-export function vendorReason(diag: string): { reason: Reason; matched: string } | null {
+/** Wording that means one thing only when a given provider's own servers say it. */
+const HOST_RULES: ReadonlyArray<Rule & { host: RegExp }> = [
+  // Outlook.com / Hotmail answer "mailbox unavailable" only for addresses that do not exist.
+  { host: /(?:^|\.)(?:hotmail|outlook|live|msn)\.com$/i, reason: 'userunknown', pattern: /requested action not taken: mailbox unavailable/i, example: '550 Requested action not taken: mailbox unavailable (-0000000022:2222:-0000000022)' },
+];
+
+/**
+ * The reason a vendor's own code or boilerplate names in a diagnostic, with the matched text.
+ * `hosts` are the reporting and remote MTA names, for provider-scoped wording.
+ */
+export function vendorReason(diag: string, hosts: readonly string[] = []): { reason: Reason; matched: string } | null {
+  for (const rule of HOST_RULES) {
+    if (!hosts.some((h) => rule.host.test(h))) continue;
+    const m = rule.pattern.exec(diag);
+    if (m) return { reason: rule.reason, matched: m[0] };
+  }
   const orange = ORANGE_LABEL.exec(diag);
   if (orange && ORANGE_CODES[orange[1]]) return { reason: ORANGE_CODES[orange[1]], matched: orange[0] };
   for (const rule of VENDOR_RULES) {
