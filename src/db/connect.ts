@@ -16,6 +16,8 @@ export interface Database {
   /** Whether the database answers right now (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /** PGlite only: a dump of the whole data dir (the tests' migrated template). */
+  snapshot?(): Promise<Blob>;
 }
 
 // int8 (counts, sequences) as numbers on both drivers; our values stay far below 2^53.
@@ -26,6 +28,8 @@ export interface ConnectOptions {
   /** Folder of the embedded database; `memory://` keeps it in memory (tests). */
   dataDir: string;
   poolSize?: number;
+  /** PGlite only: start from this data-dir dump instead of running initdb (tests use a migrated template). */
+  pgliteSnapshot?: Blob;
 }
 
 /** Opens real Postgres when a URL is given, else embedded PGlite in `<dataDir>/pglite`. */
@@ -55,10 +59,16 @@ export async function connectDatabase(opts: ConnectOptions): Promise<Database> {
     dataDir = join(resolve(opts.dataDir), 'pglite');
     mkdirSync(dataDir, { recursive: true });
   }
-  const pglite = new PGlite({ dataDir, parsers: { 20: (v: string) => Number(v) } });
+  const pglite = new PGlite({ dataDir, loadDataDir: opts.pgliteSnapshot, parsers: { 20: (v: string) => Number(v) } });
   await pglite.waitReady;
   const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
-  return { db, dialect: 'pglite', ping: () => ping(db), close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'pglite',
+    ping: () => ping(db),
+    close: () => db.destroy(),
+    snapshot: () => pglite.dumpDataDir('none'),
+  };
 }
 
 async function ping(db: Kysely<DB>): Promise<boolean> {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { inject } from 'vitest';
 import pg from 'pg';
 import { createApp, type App, type Clock } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -21,7 +23,7 @@ export interface TestDatabase {
 export async function freshDatabase(): Promise<TestDatabase> {
   const base = process.env.DATABASE_URL;
   if (!base) {
-    const database = await connectDatabase({ dataDir: 'memory://' });
+    const database = await connectDatabase({ dataDir: 'memory://', pgliteSnapshot: pgliteTemplate() });
     await migrate(database.db);
     return { database, drop: () => database.close() };
   }
@@ -45,6 +47,15 @@ export async function freshDatabase(): Promise<TestDatabase> {
       await c.end();
     },
   };
+}
+
+let template: Blob | undefined;
+
+/** The migrated database dumped once by test/support/global-setup.ts. */
+function pgliteTemplate(): Blob | undefined {
+  const path = inject('pgliteTemplate');
+  if (path && !template) template = new Blob([readFileSync(path)]);
+  return template;
 }
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
