@@ -38,13 +38,26 @@ const load = async (arm: Arm) => {
   return { appendEvents: events.appendEvents, createIngestor: ingest.createIngestor, createGroupIngestor: group.createGroupIngestor };
 };
 
-const { testApp, dialect } = await import('../test/support/app.js');
+const { testApp, dialect, TEST_SECRET } = await import('../test/support/app.js');
+const { connectDatabase, migrate } = await import('../src/db/connect.js');
+const { createApp } = await import('../src/app.js');
+const { loadConfig } = await import('../src/config/load.js');
+const { createLog } = await import('../src/log.js');
 const { insertMessage } = await import('../test/support/messages.js');
 const { ensureTenant } = await import('../src/db/tenants.js');
 const { verpAddress } = await import('../src/core/tokens.js');
 const { fixtureParser, rawOf, report } = await import('../test/ingest/fixtures.js');
 
-const t = await testApp({ MAILTRAIL_LOG_LEVEL: 'silent' });
+/** testApp() on Postgres; outside vitest its PGlite template is not available, so PGlite is built here. */
+async function benchApp() {
+  if (dialect === 'pg') return testApp({ MAILTRAIL_LOG_LEVEL: 'silent' });
+  const database = await connectDatabase({ dataDir: 'memory://' });
+  await migrate(database.db);
+  const config = loadConfig({ MAILTRAIL_DATA_DIR: 'memory://', MAILTRAIL_SECRET: TEST_SECRET, MAILTRAIL_LOG_LEVEL: 'silent', MAILTRAIL_BOUNCE_DOMAIN: 'bounces.test' });
+  const app = createApp({ config, database, log: createLog('silent'), secret: TEST_SECRET });
+  return { app, close: () => database.close() };
+}
+const t = await benchApp();
 const db = t.app.database.db;
 const arms = { on: await load('on'), off: await load('off') };
 
