@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { uuidv7 } from '../core/ids.js';
+import { randomBytes } from 'node:crypto';
 import type { App } from '../app.js';
 import { registerApi } from '../api/register.js';
 import { registerProof } from '../proof/http.js';
@@ -15,14 +15,17 @@ export async function buildHttp(app: App): Promise<FastifyInstance> {
     // Per-request lines would cost more than the tracking endpoints themselves; errors still log.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
-    genReqId: () => uuidv7(),
+    genReqId: requestIds(),
     bodyLimit: 1024 * 1024,
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     return503OnClosing: true,
   });
-  http.addHook('onSend', async (req, reply) => {
+  // Callback hook, not async: the pixel and click routes answer in microseconds, a promise per
+  // request shows in their throughput.
+  http.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
   });
   http.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
@@ -51,4 +54,14 @@ export async function buildHttp(app: App): Promise<FastifyInstance> {
     });
   }
   return http;
+}
+
+/**
+ * Request ids unique across nodes and restarts: a random per-process prefix and a counter.
+ * Cheaper than a UUID per request on the tracking hot path.
+ */
+function requestIds(): () => string {
+  const prefix = randomBytes(6).toString('hex');
+  let n = 0;
+  return () => `${prefix}-${(++n).toString(36)}`;
 }
