@@ -30,8 +30,11 @@ export interface SessionContext {
 /** Why a session ended without an error. */
 export type SessionEnd = 'stopped' | 'busy' | 'lease-lost';
 
-/** Messages fetched per round trip; the next batch follows at once. */
+/** UIDs listed per round trip; the next batch follows at once. */
 const BATCH = 200;
+/** Messages (and bytes) fetched with one FETCH and filed with one command. */
+const CHUNK = 25;
+const CHUNK_BYTES = 8 * 1024 * 1024;
 /** Tries of one message while the database answers: a message that keeps failing is a poison message. */
 const ATTEMPTS = 3;
 
@@ -137,43 +140,106 @@ async function drain(client: ImapFlow, ctx: SessionContext, state: MailboxState)
   }
   const listed = await client.fetchAll(uids.join(','), { uid: true, size: true, internalDate: true, flags: true }, { uid: true });
   listed.sort((a, b) => a.uid - b.uid);
-  for (const item of listed) {
+  const parts = chunks(listed, ctx.maxSize);
+  // The next chunk's bytes travel while this chunk is being ingested (IMAP and database overlap).
+  let next = fetchSources(client, ctx, parts[0]);
+  for (const [i, chunk] of parts.entries()) {
+    const sources = await next;
+    next = i + 1 < parts.length ? fetchSources(client, ctx, parts[i + 1]) : Promise.resolve(new Map());
+    // Leaving early (stop, lease lost, failure) abandons the prefetch: its failure is no news.
+    next.catch(() => undefined);
     if (ctx.signal.aborted) return 'done';
-    metrics.oldest.set({ mailbox: spec.id }, ageSeconds(item, ctx.app.clock.now()));
-    await handleMessage(client, ctx, state, item);
-    state.lastUid = item.uid;
+    metrics.oldest.set({ mailbox: spec.id }, ageSeconds(chunk[0], ctx.app.clock.now()));
+    const last = await handleChunk(client, ctx, state, chunk, sources);
+    if (last === 0) return 'done';
+    state.lastUid = last;
     if (!(await saveProgress(ctx.app.database.db, spec.id, ctx.owner, state, ctx.leaseMs))) return 'lease-lost';
   }
+  if (ctx.signal.aborted) return 'done';
   if (uids.length === BATCH) return 'more';
   metrics.oldest.set({ mailbox: spec.id }, 0);
   return 'done';
 }
 
-async function handleMessage(client: ImapFlow, ctx: SessionContext, state: MailboxState, item: FetchMessageObject): Promise<void> {
-  const { spec, metrics, log } = ctx;
-  const after = spec.after;
-  // After a UIDVALIDITY reset in flag mode, messages flagged by an earlier run are done already.
-  if (after.action === 'flag' && item.flags?.has(after.flag)) return;
-  metrics.messages.inc({ mailbox: spec.id, outcome: 'seen' });
-
-  const size = item.size ?? 0;
-  const oversized = size > ctx.maxSize;
-  const fetched = await client.fetchOne(String(item.uid), { uid: true, source: oversized ? { maxLength: ctx.maxSize } : true }, { uid: true });
-  if (!fetched || !fetched.source) {
-    log.info({ mailbox: spec.id, uid: item.uid }, 'message vanished before it was fetched (expunged elsewhere)');
-    return;
+/**
+ * Runs of messages handled together: one FETCH for their bytes, one command to file them, one
+ * progress write, instead of one each per message. Bounded in count and bytes held in memory.
+ */
+function chunks(items: FetchMessageObject[], maxSize: number): FetchMessageObject[][] {
+  const out: FetchMessageObject[][] = [];
+  let current: FetchMessageObject[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Math.min(item.size ?? 0, maxSize);
+    if (current.length > 0 && (current.length >= CHUNK || bytes + size > CHUNK_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
   }
-  const where = `imap://${spec.user}@${spec.host}:${spec.port}/${spec.folder};UIDVALIDITY=${state.uidvalidity}/;UID=${item.uid}`;
-  const envelope = imapEnvelope(fetched.source, where);
-  const unparseable = oversized ? `oversized: ${size} bytes, more than MAILTRAIL_IMAP_MAX_SIZE ${ctx.maxSize}; stored cut to that size` : undefined;
-  const outcome = await ingestWithRetry(ctx, fetched.source, envelope, item.uid, unparseable);
+  if (current.length > 0) out.push(current);
+  return out;
+}
 
-  const failed = outcome === 'poison' || oversized || outcome.kind === 'unknown';
-  const filed = await fileMessage(client, ctx, item.uid, failed);
-  metrics.messages.inc({ mailbox: spec.id, outcome: failed ? 'failed' : 'stored' });
-  const fields = { mailbox: spec.id, uid: item.uid, size, filed, ...(outcome === 'poison' ? {} : { reportId: outcome.reportId, kind: outcome.kind, duplicate: outcome.duplicate }) };
-  if (failed) log.warn({ ...fields, code: 'MT_ERR_IMAP_UNPARSEABLE', reason: unparseable ?? (outcome === 'poison' ? 'ingest kept failing' : 'unparseable') }, 'mailbox message filed as failed');
-  else log.info(fields, 'mailbox message stored');
+/** One FETCH for the bytes of a chunk's messages; oversized ones are fetched cut, one by one, later. */
+async function fetchSources(client: ImapFlow, ctx: SessionContext, chunk: FetchMessageObject[]): Promise<Map<number, Buffer>> {
+  const whole = chunk.filter((m) => (m.size ?? 0) <= ctx.maxSize && !alreadyFlagged(ctx, m)).map((m) => m.uid);
+  const sources = new Map<number, Buffer>();
+  if (whole.length === 0) return sources;
+  for (const m of await client.fetchAll(whole.join(','), { uid: true, source: true }, { uid: true })) if (m.source) sources.set(m.uid, m.source);
+  return sources;
+}
+
+/** After a UIDVALIDITY reset in flag mode, messages flagged by an earlier run are done already. */
+function alreadyFlagged(ctx: SessionContext, m: FetchMessageObject): boolean {
+  return ctx.spec.after.action === 'flag' && !!m.flags?.has(ctx.spec.after.flag);
+}
+
+/**
+ * Ingests a chunk message by message, then files the stored ones and the failed ones. Returns the
+ * last UID dealt with (0: none, stopped first). Stopping ends the chunk after the message in flight.
+ */
+async function handleChunk(
+  client: ImapFlow,
+  ctx: SessionContext,
+  state: MailboxState,
+  chunk: FetchMessageObject[],
+  sources: Map<number, Buffer>,
+): Promise<number> {
+  const { spec, metrics, log } = ctx;
+  const todo = chunk.filter((m) => !alreadyFlagged(ctx, m));
+  const filed = { stored: [] as number[], failed: [] as number[] };
+  let last = 0;
+  for (const item of chunk) {
+    if (ctx.signal.aborted) break;
+    last = item.uid;
+    if (!todo.includes(item)) continue;
+    metrics.messages.inc({ mailbox: spec.id, outcome: 'seen' });
+    const size = item.size ?? 0;
+    const oversized = size > ctx.maxSize;
+    const raw = oversized
+      ? (await client.fetchOne(String(item.uid), { uid: true, source: { maxLength: ctx.maxSize } }, { uid: true }) || undefined)?.source
+      : sources.get(item.uid);
+    if (!raw) {
+      log.info({ mailbox: spec.id, uid: item.uid }, 'message vanished before it was fetched (expunged elsewhere)');
+      continue;
+    }
+    const where = `imap://${spec.user}@${spec.host}:${spec.port}/${spec.folder};UIDVALIDITY=${state.uidvalidity}/;UID=${item.uid}`;
+    const unparseable = oversized ? `oversized: ${size} bytes, more than MAILTRAIL_IMAP_MAX_SIZE ${ctx.maxSize}; stored cut to that size` : undefined;
+    const outcome = await ingestWithRetry(ctx, raw, imapEnvelope(raw, where), item.uid, unparseable);
+    const failed = outcome === 'poison' || oversized || outcome.kind === 'unknown';
+    (failed ? filed.failed : filed.stored).push(item.uid);
+    const fields = { mailbox: spec.id, uid: item.uid, size, ...(outcome === 'poison' ? {} : { reportId: outcome.reportId, kind: outcome.kind, duplicate: outcome.duplicate }) };
+    if (failed) log.warn({ ...fields, code: 'MT_ERR_IMAP_UNPARSEABLE', reason: unparseable ?? (outcome === 'poison' ? 'ingest kept failing' : 'unparseable') }, 'mailbox message stored as failed; filing it in the error folder');
+    else log.info(fields, 'mailbox message stored');
+  }
+  await fileMessages(client, ctx, filed.stored, false);
+  await fileMessages(client, ctx, filed.failed, true);
+  metrics.messages.inc({ mailbox: spec.id, outcome: 'stored' }, filed.stored.length);
+  metrics.messages.inc({ mailbox: spec.id, outcome: 'failed' }, filed.failed.length);
+  return last;
 }
 
 /**
@@ -203,11 +269,12 @@ async function ingestWithRetry(
 }
 
 /**
- * Moves, flags or deletes one message. A server refusal is logged and the UID still counts as
- * done (retrying would loop); a dropped connection throws, so the message is read again later.
+ * Moves, flags or deletes stored messages. A server refusal is logged and the UIDs still count as
+ * done (retrying would loop); a dropped connection throws, so the messages are read again later.
  */
-async function fileMessage(client: ImapFlow, ctx: SessionContext, uid: number, failed: boolean): Promise<string> {
-  const range = String(uid);
+async function fileMessages(client: ImapFlow, ctx: SessionContext, uids: number[], failed: boolean): Promise<void> {
+  if (uids.length === 0) return;
+  const range = uids.join(',');
   const after = failed ? ({ action: 'move', folder: ctx.spec.errorFolder } as const) : ctx.spec.after;
   let ok: boolean;
   try {
@@ -219,11 +286,10 @@ async function fileMessage(client: ImapFlow, ctx: SessionContext, uid: number, f
     ctx.log.debug({ err: (err as Error).message }, 'filing command failed');
     ok = false;
   }
-  const what = after.action === 'move' ? `move:${after.folder}` : after.action === 'flag' ? `flag:${after.flag}` : 'delete';
   if (!ok) {
-    ctx.log.error({ mailbox: ctx.spec.id, uid, action: what, code: 'MT_ERR_IMAP_FILE' }, 'server refused to file a stored message; it stays in the folder and is not read again');
+    const action = after.action === 'move' ? `move:${after.folder}` : after.action === 'flag' ? `flag:${after.flag}` : 'delete';
+    ctx.log.error({ mailbox: ctx.spec.id, uids: range, action, code: 'MT_ERR_IMAP_FILE' }, 'server refused to file stored messages; they stay in the folder and are not read again');
   }
-  return ok ? what : 'none';
 }
 
 /** Until new mail is announced (IDLE), the poll interval passes, the connection drops or stop. */

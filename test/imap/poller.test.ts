@@ -151,7 +151,7 @@ describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}
     }
   });
 
-  it('survives the server restarting between commit and move: the message is read again, stored once', async () => {
+  it('survives the server restarting between commit and move: what was not filed is read again, stored once', async () => {
     const messages = corpus('crash', 12, 5);
     await dove.append('Crash', messages);
     let restarted = false;
@@ -172,9 +172,9 @@ describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}
     expect(await dove.count('Crash')).toBe(0);
     const rows = await reportsFrom('Crash');
     expect(rows).toHaveLength(12);
-    // Exactly one re-read: the message whose move was cut off, found as a duplicate.
-    expect(calls.filter((c) => c.duplicate)).toHaveLength(1);
-    expect(calls).toHaveLength(13);
+    // The chunk whose move was cut off is read again: found as duplicates, nothing recorded twice.
+    expect(calls.filter((c) => !c.duplicate)).toHaveLength(12);
+    expect(calls.filter((c) => c.duplicate).length).toBeGreaterThan(0);
   });
 
   it('files oversized and failing messages in the error folder, stores the oversized one as unparseable, and never loops', async () => {
