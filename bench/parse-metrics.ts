@@ -1,43 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Report } from '../src/parsers/report.js';
-
-/** One labelled corpus file (subset of corpus/README.md's schema that scoring uses). */
-export interface Label {
-  file: string;
-  kind: string;
-  is_arf: boolean;
-  feedback_types: string[];
-  recipients: Array<{
-    recipient: string | null;
-    reason: string;
-    bounce_class: string;
-    status: string;
-    status_is_sisimai_pseudo: boolean;
-    replycode: string;
-    feedback_type: string;
-  }>;
-}
-
-/** The shared folder: MAILTRAIL_SHARED_DIR, else ../shared beside the repository. */
-export function sharedCorpusDir(): string {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  const shared = process.env.MAILTRAIL_SHARED_DIR ?? process.env.MAILTRAIL_TEST_SHARED_DIR ?? resolve(root, '../shared');
-  const dir = join(shared, 'corpus');
-  if (!existsSync(join(dir, 'labels.jsonl'))) throw new Error(`corpus not found at ${dir}: set MAILTRAIL_SHARED_DIR to the shared folder`);
-  return dir;
-}
-
-export function loadLabels(corpusDir: string): Label[] {
-  return readFileSync(join(corpusDir, 'labels.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const j = JSON.parse(l) as Label;
-      return { ...j, file: j.file.replace(/^eml\//, '') };
-    });
-}
+import type { CorpusLabel } from '../test/support/shared.js';
 
 /** Where one file's result differs from its label. */
 export interface Miss {
@@ -64,7 +26,7 @@ export interface Scores {
 const key = (a: string | null): string => (a === null ? '(undisclosed)' : a.toLowerCase());
 
 /** Scores parser results against labels with the corpus README's metrics. */
-export function score(labels: Label[], results: Map<string, Report>): Scores {
+export function score(labels: CorpusLabel[], results: Map<string, Report>): Scores {
   let expected = 0, predicted = 0, matched = 0, reasonOk = 0, classOk = 0, statusOk = 0, kindOk = 0;
   let arfTp = 0, arfFp = 0, arfFn = 0, ftOk = 0, ftN = 0;
   const confusion = new Map<string, Map<string, number>>();

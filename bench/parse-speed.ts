@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '../src/parsers/index.js';
-import { sharedCorpusDir } from './parse-metrics.js';
+import { corpusDir } from '../test/support/shared.js';
 
-const dir = join(sharedCorpusDir(), 'eml');
+const dir = join(corpusDir, 'eml');
 const files = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort().map((f) => join(dir, f));
 const ROUNDS = 5;
 

@@ -8,14 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { parse } from '../src/parsers/index.js';
 import type { Report } from '../src/parsers/report.js';
 import { MISS_NOTES } from './parse-miss-notes.js';
-import { loadLabels, score, sharedCorpusDir, toCrlf } from './parse-metrics.js';
+import { score, toCrlf } from './parse-metrics.js';
+import { corpusDir, corpusLabels } from '../test/support/shared.js';
 import type { Scores } from './parse-metrics.js';
 
 const TARGETS = { f1: 0.99, reason: 0.92, bounceClass: 0.97, kind: 0.99 };
 
-const corpus = sharedCorpusDir();
-const labels = loadLabels(corpus);
-const raw = new Map(labels.map((l) => [l.file, readFileSync(join(corpus, 'eml', l.file))]));
+
+const labels = corpusLabels();
+const raw = new Map(labels.map((l) => [l.file, readFileSync(join(corpusDir, 'eml', l.file))]));
 
 const runs: Array<[string, Scores]> = [];
 for (const [name, convert] of [['as-is', (b: Buffer) => b], ['crlf', toCrlf]] as const) {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { loadLabels, score, sharedCorpusDir, toCrlf } from '../../bench/parse-metrics.js';
+import { score, toCrlf } from '../../bench/parse-metrics.js';
+import { corpusLabels } from '../support/shared.js';
 import { parse } from '../../src/parsers/index.js';
 import type { Report } from '../../src/parsers/report.js';
 import { corpusFile } from '../support/shared.js';
 import { KNOWN_MISSES } from './known-misses.js';
 
-const labels = loadLabels(sharedCorpusDir());
+const labels = corpusLabels();
 const reachable = labels.filter((l) => !KNOWN_MISSES.has(l.file));
 
 /**
