@@ -42,6 +42,15 @@ class DatabaseDown extends Error {
   readonly code = 'MT_ERR_IMAP_DATABASE';
 }
 
+/** A failed state read/write is the database's problem, not the mailbox's: say so in the logs. */
+async function stateWrite<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw new DatabaseDown(`database unavailable for the mailbox state: ${(err as Error).message}`);
+  }
+}
+
 /**
  * One connection to one mailbox: claim it, drain it, then wait (IDLE, or a timer when the server
  * has none) and drain again, until stopped. Throws when the connection or the database fails; the
@@ -52,7 +61,7 @@ class DatabaseDown extends Error {
 export async function runSession(ctx: SessionContext): Promise<SessionEnd> {
   const { app, spec } = ctx;
   const db = app.database.db;
-  const claimed = await claimMailbox(db, spec.id, ctx.owner, ctx.leaseMs);
+  const claimed = await stateWrite(claimMailbox(db, spec.id, ctx.owner, ctx.leaseMs));
   if (!claimed) return 'busy';
   let state: MailboxState = claimed;
 
@@ -90,7 +99,7 @@ export async function runSession(ctx: SessionContext): Promise<SessionEnd> {
       // The server renumbered the folder: old UIDs mean nothing, so read it all again (ingest dedupes).
       if (state.uidvalidity !== null) ctx.log.warn({ mailbox: spec.id, was: state.uidvalidity, now: uidvalidity }, 'UIDVALIDITY changed; rescanning the folder');
       state = { uidvalidity, lastUid: 0 };
-      if (!(await saveProgress(db, spec.id, ctx.owner, state, ctx.leaseMs))) return 'lease-lost';
+      if (!(await stateWrite(saveProgress(db, spec.id, ctx.owner, state, ctx.leaseMs)))) return 'lease-lost';
     }
     const idle = client.capabilities.has('IDLE');
     ctx.log.info({ mailbox: spec.id, uidvalidity, lastUid: state.lastUid, idle }, 'imap mailbox open');
@@ -103,7 +112,7 @@ export async function runSession(ctx: SessionContext): Promise<SessionEnd> {
       ctx.onHealthy();
       if (pass === 'more') continue;
       if (ctx.signal.aborted) break;
-      if (!(await claimMailbox(db, spec.id, ctx.owner, ctx.leaseMs))) return 'lease-lost';
+      if (!(await stateWrite(claimMailbox(db, spec.id, ctx.owner, ctx.leaseMs)))) return 'lease-lost';
       if (!changed) await waitForChange(client, ctx, idle, (w) => (wake = w));
       if (!client.usable && !ctx.signal.aborted) throw new Error('connection closed by the server');
     }
@@ -153,7 +162,7 @@ async function drain(client: ImapFlow, ctx: SessionContext, state: MailboxState)
     const last = await handleChunk(client, ctx, state, chunk, sources);
     if (last === 0) return 'done';
     state.lastUid = last;
-    if (!(await saveProgress(ctx.app.database.db, spec.id, ctx.owner, state, ctx.leaseMs))) return 'lease-lost';
+    if (!(await stateWrite(saveProgress(ctx.app.database.db, spec.id, ctx.owner, state, ctx.leaseMs)))) return 'lease-lost';
   }
   if (ctx.signal.aborted) return 'done';
   if (uids.length === BATCH) return 'more';

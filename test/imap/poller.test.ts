@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imapIngest } from '../../src/imap/ingest.js';
 import { parseMailboxUrl, type MailboxSpec } from '../../src/imap/mailbox-url.js';
@@ -209,6 +210,45 @@ describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}
     expect((cut?.parse as { error?: string }).error).toMatch(/oversized/);
     const metrics = await t.app.metrics.metrics();
     expect(metrics).toContain(`mailtrail_imap_messages_total{mailbox="bounces@127.0.0.1:${dove.port}/Bad",outcome="failed"} 2`);
+  });
+
+  it.skipIf(dialect !== 'pg')('leaves messages in place while the database is down, then stores them once (pg only: PGlite runs in-process)', async () => {
+    const name = new URL(t.url!).pathname.slice(1);
+    const admin = async (query: string) => {
+      const c = new pg.Client({ connectionString: process.env.DATABASE_URL });
+      await c.connect();
+      try {
+        await c.query(query);
+      } finally {
+        await c.end();
+      }
+    };
+    await dove.append('Down', corpus('down', 10, 17));
+    let blocked = false;
+    const { fn, calls } = countingIngest();
+    const blocking: IngestFn = async (raw, env, opts) => {
+      if (calls.length === 2 && !blocked) {
+        blocked = true;
+        await admin(`alter database ${name} allow_connections false`);
+        await admin(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}'`);
+      }
+      return fn(raw, env, opts);
+    };
+    const poller = start(dove.url('Down', 'after=move:Down-done'), blocking);
+    try {
+      await until('the database went down', async () => blocked);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await dove.count('Down')).toBe(10); // nothing filed that is not stored
+      expect(await dove.count('Down-errors')).toBe(0);
+      await admin(`alter database ${name} allow_connections true`);
+      await until('all filed after recovery', async () => (await dove.count('Down-done')) === 10);
+    } finally {
+      await admin(`alter database ${name} allow_connections true`);
+      await poller.stop();
+    }
+    expect(await dove.count('Errors')).toBe(0);
+    expect(await reportsFrom('Down')).toHaveLength(10);
+    expect(calls.filter((c) => !c.duplicate)).toHaveLength(10);
   });
 
   it('lets only one of two pollers work a mailbox (lease)', async () => {
