@@ -147,7 +147,7 @@ async function drain(client: ImapFlow, ctx: SessionContext, state: MailboxState)
     metrics.oldest.set({ mailbox: spec.id }, 0);
     return 'done';
   }
-  const listed = await client.fetchAll(uids.join(','), { uid: true, size: true, internalDate: true, flags: true }, { uid: true });
+  const listed = await client.fetchAll(uids.join(','), { uid: true, size: true, internalDate: true }, { uid: true });
   listed.sort((a, b) => a.uid - b.uid);
   const parts = chunks(listed, ctx.maxSize);
   // The next chunk's bytes travel while this chunk is being ingested (IMAP and database overlap).
@@ -194,16 +194,11 @@ function chunks(items: FetchMessageObject[], maxSize: number): FetchMessageObjec
 
 /** One FETCH for the bytes of a chunk's messages; oversized ones are fetched cut, one by one, later. */
 async function fetchSources(client: ImapFlow, ctx: SessionContext, chunk: FetchMessageObject[]): Promise<Map<number, Buffer>> {
-  const whole = chunk.filter((m) => (m.size ?? 0) <= ctx.maxSize && !alreadyFlagged(ctx, m)).map((m) => m.uid);
+  const whole = chunk.filter((m) => (m.size ?? 0) <= ctx.maxSize).map((m) => m.uid);
   const sources = new Map<number, Buffer>();
   if (whole.length === 0) return sources;
   for (const m of await client.fetchAll(whole.join(','), { uid: true, source: true }, { uid: true })) if (m.source) sources.set(m.uid, m.source);
   return sources;
-}
-
-/** After a UIDVALIDITY reset in flag mode, messages flagged by an earlier run are done already. */
-function alreadyFlagged(ctx: SessionContext, m: FetchMessageObject): boolean {
-  return ctx.spec.after.action === 'flag' && !!m.flags?.has(ctx.spec.after.flag);
 }
 
 /**
@@ -218,13 +213,11 @@ async function handleChunk(
   sources: Map<number, Buffer>,
 ): Promise<number> {
   const { spec, metrics, log } = ctx;
-  const todo = chunk.filter((m) => !alreadyFlagged(ctx, m));
   const filed = { stored: [] as number[], failed: [] as number[] };
   let last = 0;
   for (const item of chunk) {
     if (ctx.signal.aborted) break;
     last = item.uid;
-    if (!todo.includes(item)) continue;
     metrics.messages.inc({ mailbox: spec.id, outcome: 'seen' });
     const size = item.size ?? 0;
     const oversized = size > ctx.maxSize;
