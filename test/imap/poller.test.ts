@@ -158,6 +158,31 @@ describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}
     }
   });
 
+  it('reads the folder again when its UIDVALIDITY changes (old UIDs mean nothing)', async () => {
+    const url = dove.url('Renumber', 'after=move:Renumber-done');
+    await dove.append('Renumber', corpus('renumber', 5, 19));
+    const first = countingIngest();
+    let poller = start(url, first.fn);
+    try {
+      await until('first five filed', async () => (await dove.count('Renumber-done')) === 5);
+    } finally {
+      await poller.stop();
+    }
+    // Deleted and created again: a new UIDVALIDITY, and UIDs start at 1 again, below the saved 5.
+    const c = await dove.client();
+    await c.mailboxDelete('Renumber');
+    await c.logout();
+    await dove.append('Renumber', corpus('renumber-again', 3, 23));
+    const second = countingIngest();
+    poller = start(url, second.fn);
+    try {
+      await until('new three filed', async () => (await dove.count('Renumber-done')) === 8);
+    } finally {
+      await poller.stop();
+    }
+    expect(second.calls.filter((o) => !o.duplicate)).toHaveLength(3);
+  });
+
   it('survives the server restarting between commit and move: what was not filed is read again, stored once', async () => {
     const messages = corpus('crash', 12, 5);
     await dove.append('Crash', messages);
