@@ -53,7 +53,13 @@ let template: Blob | undefined;
 
 /** The migrated database dumped once by test/support/global-setup.ts. */
 function pgliteTemplate(): Blob | undefined {
-  const path = inject('pgliteTemplate');
+  // Outside vitest (the benchmarks use testApp too) there is no template: initdb as usual.
+  let path: string | undefined;
+  try {
+    path = inject('pgliteTemplate');
+  } catch {
+    return undefined;
+  }
   if (path && !template) template = new Blob([readFileSync(path)]);
   return template;
 }
