@@ -63,6 +63,7 @@ export async function runSession(ctx: SessionContext): Promise<SessionEnd> {
   const db = app.database.db;
   const claimed = await stateWrite(claimMailbox(db, spec.id, ctx.owner, ctx.leaseMs));
   if (!claimed) return 'busy';
+  if (ctx.signal.aborted) return 'stopped';
   let state: MailboxState = claimed;
 
   const client = new ImapFlow({
@@ -89,11 +90,15 @@ export async function runSession(ctx: SessionContext): Promise<SessionEnd> {
   // Without a listener an 'error' event would crash the process; the failing command reports it too.
   client.on('error', (err) => ctx.log.debug({ err: err.message }, 'imap connection error'));
 
+  // A stop while still connecting (a server that does not answer) must not wait for the timeout.
+  const abandon = () => client.close();
+  ctx.signal.addEventListener('abort', abandon, { once: true });
   try {
     await client.connect();
     ctx.metrics.connected.set({ mailbox: spec.id }, 1);
     await ensureFolders(client, ctx);
     const box = await client.mailboxOpen(spec.folder);
+    ctx.signal.removeEventListener('abort', abandon);
     const uidvalidity = Number(box.uidValidity);
     if (state.uidvalidity !== uidvalidity) {
       // The server renumbered the folder: old UIDs mean nothing, so read it all again (ingest dedupes).
@@ -118,6 +123,7 @@ export async function runSession(ctx: SessionContext): Promise<SessionEnd> {
     }
     return 'stopped';
   } finally {
+    ctx.signal.removeEventListener('abort', abandon);
     ctx.metrics.connected.set({ mailbox: spec.id }, 0);
     if (client.usable) await client.logout().catch(() => client.close());
     else client.close();

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -296,6 +297,23 @@ describe.skipIf(!dovecotAvailable())(`imap poller against dovecot, on ${dialect}
     }
     expect(a.calls.length + b.calls.length).toBe(10);
     expect(Math.min(a.calls.length, b.calls.length)).toBe(0);
+  });
+
+  it('stops at once while a silent server keeps it waiting for a greeting', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const poller = start(`imap://u:p@127.0.0.1:${port}/INBOX?tls=off`, countingIngest().fn);
+    try {
+      await until('connection attempt', async () => sockets.length > 0);
+      const t0 = Date.now();
+      await poller.stop();
+      expect(Date.now() - t0).toBeLessThan(5_000); // imapflow's greeting timeout is 16 s
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 
   it('polls a server without IDLE', async () => {
