@@ -37,7 +37,7 @@ export async function markDelivered(app: App, limit = 500): Promise<number> {
   for (const [tenantId, messages] of byTenant) {
     await db.transaction().execute(async (trx) => {
       // Lock order everywhere: the tenant first (appendEvents does the same), then its messages.
-      await trx.selectFrom('tenants').select('id').where('id', '=', tenantId).forUpdate().execute();
+      await trx.selectFrom('tenants').select('id').where('id', '=', tenantId).forNoKeyUpdate().execute();
       const facts = await trx
         .selectFrom('events')
         .select(['message_id', 'type', 'occurred_at'])
