@@ -240,7 +240,7 @@ async function handleChunk(
     const failed = outcome === 'poison' || oversized || outcome.kind === 'unknown';
     (failed ? filed.failed : filed.stored).push(item.uid);
     const fields = { mailbox: spec.id, uid: item.uid, size, ...(outcome === 'poison' ? {} : { reportId: outcome.reportId, kind: outcome.kind, duplicate: outcome.duplicate }) };
-    if (failed) log.warn({ ...fields, code: 'MT_ERR_IMAP_UNPARSEABLE', reason: unparseable ?? (outcome === 'poison' ? 'ingest kept failing' : 'unparseable') }, 'mailbox message stored as failed; filing it in the error folder');
+    if (failed) log.warn({ ...fields, code: 'MT_ERR_IMAP_UNPARSEABLE', reason: unparseable ?? (outcome === 'poison' ? 'ingest kept failing' : 'unparseable') }, 'mailbox message failed; filing it in the error folder');
     else log.info(fields, 'mailbox message stored');
   }
   await fileMessages(client, ctx, filed.stored, false);
