@@ -58,7 +58,11 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     if (await listening(port, c)) child = c;
     else await kill(c);
   }
-  if (!child) throw new Error(`dovecot did not start: ${readLog(dir)}`);
+  if (!child) {
+    const log = readLog(dir);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`dovecot did not start: ${log}`);
+  }
 
   const d: Dovecot = {
     port,
