@@ -4,6 +4,7 @@ import { ConfigError, configDocs, describeConfig, loadConfig } from './config/lo
 import { migrate } from './db/connect.js';
 import { createApiKey, ensureTenant } from './db/tenants.js';
 import { runProof } from './cli/proof.js';
+import { runParse } from './cli/parse.js';
 import { runReprocess } from './cli/reprocess.js';
 import { openApp } from './server/bootstrap.js';
 import { ROLES, serve, type Role } from './server/serve.js';
@@ -18,10 +19,12 @@ const USAGE = `usage: mailtrail <command>
   config docs                          print the configuration table (Markdown)
   apikey create --tenant NAME [--label TEXT]   create an API key; it is printed once
   proof export|verify|check|checkpoint ...    tamper-evident trail: bundles, offline verification (see: mailtrail proof)
+  parse [--json] FILE...|-             classify bounce/complaint files (one JSON line per file with --json); no database
   reprocess [--since DATE]             re-parse stored reports with the current parser; record what changed
 `;
 
 const commands: Record<string, Command> = {
+  parse: (args) => runParse(args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }),
   reprocess: (args) => runReprocess(args, () => openApp(process.env, { migrate: true }), { stdout: process.stdout, stderr: process.stderr }),
   proof: (args) => runProof(args, { stdout: process.stdout, stderr: process.stderr, env: process.env }),
   serve: async (args) => {

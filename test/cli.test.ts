@@ -8,6 +8,7 @@ import { connectDatabase } from '../src/db/connect.js';
 import { tenantForApiKey } from '../src/db/tenants.js';
 import { dialect, freshDatabase, TEST_SECRET, type TestDatabase } from './support/app.js';
 import { runCli, spawnCli, waitFor } from './support/cli.js';
+import { corpusDir } from './support/shared.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -56,6 +57,18 @@ describe(`mailtrail CLI on ${dialect}`, () => {
     expect(r.stdout).toContain('MAILTRAIL_HTTP_PORT=8025');
     expect(r.stdout).toContain('MAILTRAIL_SECRET=**** (48 chars)');
     expect(r.stdout).not.toContain('s'.repeat(48));
+  });
+
+  it('parse --json prints one JSON line per file through the mailtrail entry point', async () => {
+    const files = ['lhost-postfix-01.eml', 'arf-01.eml'].map((f) => join(corpusDir, 'eml', f));
+    const r = await runCli(['parse', '--json', ...files], {});
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.file, l.kind])).toEqual([
+      ['lhost-postfix-01.eml', 'bounce'],
+      ['arf-01.eml', 'feedback-report'],
+    ]);
+    expect(lines[0].recipients[0]).toMatchObject({ bounce_class: expect.any(String), reason: expect.any(String) });
   });
 
   it('rejects unknown commands and roles with usage', async () => {
