@@ -35,15 +35,18 @@ export function describeConfig(config: Config): Record<string, string> {
   for (const [name, s] of Object.entries(SETTINGS)) {
     const v = (config as Record<string, unknown>)[name];
     if (v === undefined) shown[name] = '(unset)';
-    else if ((s as { secret?: boolean }).secret) shown[name] = maskSecret(name, String(v));
+    else if ((s as { secret?: boolean }).secret) shown[name] = maskSecret(name, v);
     else shown[name] = Array.isArray(v) ? v.join(',') : String(v);
   }
   return shown;
 }
 
-function maskSecret(name: string, v: string): string {
-  if (/_URL$/.test(name)) return v.replace(/\/\/([^:@/]+)(:[^@/]*)?@/, (_m, u) => `//${u}:****@`);
-  return `**** (${v.length} chars)`;
+function maskSecret(name: string, v: unknown): string {
+  // Parsed lists of endpoints (IMAP mailboxes) show their password-free ids.
+  if (Array.isArray(v)) return v.map((x) => (x && typeof x === 'object' && 'id' in x ? `${String(x.id)} (password masked)` : '****')).join(', ');
+  const text = String(v);
+  if (/_URL$/.test(name)) return text.replace(/\/\/([^:@/]+)(:[^@/]*)?@/, (_m, u) => `//${u}:****@`);
+  return `**** (${text.length} chars)`;
 }
 
 /** Markdown table of every setting, for the README. */

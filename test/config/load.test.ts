@@ -59,6 +59,8 @@ describe('loadConfig', () => {
     expect(shown.MAILTRAIL_SECRET).toBe('**** (40 chars)');
     expect(shown.DATABASE_URL).toBe('postgres://mt:****@db/mt');
     expect(JSON.stringify(shown)).not.toContain('pa55word');
+    const imap = describeConfig(loadConfig({ MAILTRAIL_IMAP_URLS: 'imap://bounce:s3cret@127.0.0.1:1143/INBOX' }));
+    expect(imap.MAILTRAIL_IMAP_URLS).toMatch(/^bounce@127\.0\.0\.1:1143\/INBOX \(password masked\)$/);
   });
 
   it('every setting has a description, and the README table is current', () => {
