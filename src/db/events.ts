@@ -3,7 +3,8 @@ import { uuidv7 } from '../core/ids.js';
 import { deriveStatus, type DerivedStatus } from '../core/status.js';
 import type { EventSource, EventType } from '../core/events.js';
 import type { DB, EventRow } from './types.js';
-import { enqueueWebhooks } from '../webhooks/outbox.js';
+import { enqueueWebhooks, type OutboxEvent } from '../webhooks/outbox.js';
+import type { PayloadMessage } from '../webhooks/payload.js';
 import { chainEvents } from '../proof/chain.js';
 
 export interface NewEvent {
@@ -23,9 +24,13 @@ export interface AppendResult {
   status: DerivedStatus;
 }
 
+export interface AppendItem {
+  messageId: string;
+  events: readonly NewEvent[];
+}
+
 /**
- * The one way events are written. Inside the caller's transaction it appends the new facts,
- * recomputes the message's status with the pure status function and stores it.
+ * The one way events are written: appendEventsBatch with a single message.
  *
  * Takes the tenant row lock until commit. Callers must not hold row locks on other tenants'
  * messages across the call (lock order: tenant, then anything else).
@@ -35,90 +40,150 @@ export async function appendEvents(
   messageId: string,
   events: readonly NewEvent[],
 ): Promise<AppendResult | null> {
-  const msg = await trx
-    .selectFrom('messages')
-    .select(['id', 'tenant_id', 'status'])
-    .where('id', '=', messageId)
-    .executeTakeFirst();
-  if (!msg) return null;
-
-  // The tenant row lock serializes every append of this tenant: duplicate checks see committed
-  // facts only, and the per-tenant sequence is handed out in commit order without gaps.
-  // NO KEY UPDATE, not UPDATE: inserts referencing the tenant (raw_reports, messages) hold KEY
-  // SHARE on it, and two of those in one tenant would otherwise deadlock on the upgrade.
-  const { event_seq: seq } = await trx
-    .selectFrom('tenants')
-    .select('event_seq')
-    .where('id', '=', msg.tenant_id)
-    .forNoKeyUpdate()
-    .executeTakeFirstOrThrow();
-  const fresh = await withoutDuplicates(trx, messageId, events);
-  const inserted: EventRow[] = [];
-  if (fresh.length > 0) {
-    const last = seq + fresh.length;
-    await trx.updateTable('tenants').set({ event_seq: last }).where('id', '=', msg.tenant_id).execute();
-    const first = last - fresh.length + 1;
-    const rows = fresh.map((e, i) => ({
-      id: uuidv7(),
-      tenant_id: msg.tenant_id,
-      message_id: messageId,
-      tenant_seq: first + i,
-      type: e.type,
-      occurred_at: e.occurredAt,
-      source: e.source,
-      data: JSON.stringify(e.data ?? {}),
-      dedupe_key: e.dedupeKey ?? null,
-      report_id: e.reportId ?? null,
-    }));
-    inserted.push(...(await trx.insertInto('events').values(rows).returningAll().execute()));
-    await chainEvents(trx, msg.tenant_id, inserted);
-    await enqueueWebhooks(trx, msg.tenant_id, messageId, inserted);
-  }
-
-  const all = await trx
-    .selectFrom('events')
-    .select(['type', 'occurred_at', 'data'])
-    .where('message_id', '=', messageId)
-    .execute();
-  const status = deriveStatus(
-    all.map((e) => ({ type: e.type as EventType, occurredAt: e.occurred_at, data: e.data })),
-  );
-  if (inserted.length > 0) {
-    const counts = engagementCounts(inserted);
-    await trx
-      .updateTable('messages')
-      .set((eb) => ({
-        status: status.status,
-        stage: status.stage,
-        status_at: status.since,
-        updated_at: sql<Date>`now()`,
-        human_opens: eb('human_opens', '+', counts.humanOpens),
-        machine_opens: eb('machine_opens', '+', counts.machineOpens),
-        human_clicks: eb('human_clicks', '+', counts.humanClicks),
-        machine_clicks: eb('machine_clicks', '+', counts.machineClicks),
-      }))
-      .where('id', '=', messageId)
-      .execute();
-  }
-  return { inserted, before: msg.status as DerivedStatus['status'], status };
+  const [result] = await appendEventsBatch(trx, [{ messageId, events }]);
+  return result;
 }
 
-async function withoutDuplicates(
-  trx: Transaction<DB>,
-  messageId: string,
-  events: readonly NewEvent[],
-): Promise<NewEvent[]> {
-  const keys = [...new Set(events.map((e) => e.dedupeKey).filter((k): k is string => !!k))];
-  const seen = new Set<string>();
-  if (keys.length > 0) {
-    const existing = await trx
-      .selectFrom('events')
-      .select('dedupe_key')
-      .where('message_id', '=', messageId)
-      .where('dedupe_key', 'in', keys)
-      .execute();
-    for (const r of existing) if (r.dedupe_key) seen.add(r.dedupe_key);
+type StoredEvent = Pick<EventRow, 'type' | 'occurred_at' | 'data'>;
+
+interface MessageState {
+  msg: PayloadMessage & { tenant_id: string; status: string };
+  /** The message's events: committed ones, then those this batch inserts, in tenant_seq order. */
+  events: StoredEvent[];
+  keys: Set<string>;
+  /** The status stored on the row as the items are applied one after the other. */
+  stored: DerivedStatus['status'];
+  inserted: EventRow[];
+}
+
+/**
+ * Appends the events of many messages inside the caller's transaction, with exactly the effect
+ * of calling appendEvents for each item in order (items of one message see the earlier ones),
+ * in a number of round trips that does not grow with the batch: the messages, the tenant locks,
+ * their committed events, the sequences, the insert, the chain (per tenant), the outbox and the
+ * message rows. Results come in item order; null for an unknown message.
+ *
+ * Takes the tenant row locks, in tenant id order, before anything else it locks, and holds them
+ * until commit. Callers must not hold row locks on other tenants' messages across the call.
+ */
+export async function appendEventsBatch(trx: Transaction<DB>, items: readonly AppendItem[]): Promise<Array<AppendResult | null>> {
+  if (items.length === 0) return [];
+  const ids = [...new Set(items.map((i) => i.messageId))];
+  const msgs = await trx
+    .selectFrom('messages')
+    .select(['id', 'tenant_id', 'status', 'channel', 'recipient', 'client_key', 'tags'])
+    .where('id', 'in', ids)
+    .execute();
+  if (msgs.length === 0) return items.map(() => null);
+
+  // The tenant row locks serialize every append of a tenant: duplicate checks see committed
+  // facts only, and the per-tenant sequence is handed out in commit order without gaps. Taken in
+  // one statement in id order (the rows are locked as the sort returns them), so two batches
+  // never wait on each other in a cycle. NO KEY UPDATE, not UPDATE: inserts referencing the
+  // tenant (raw_reports, messages) hold KEY SHARE on it, and two of those in one tenant would
+  // otherwise deadlock on the upgrade.
+  const tenantIds = [...new Set(msgs.map((m) => m.tenant_id))].sort();
+  const tenants = await trx
+    .selectFrom('tenants')
+    .select(['id', 'event_seq'])
+    .where('id', 'in', tenantIds)
+    .orderBy('id')
+    .forNoKeyUpdate()
+    .execute();
+  const seq = new Map(tenants.map((t) => [t.id, Number(t.event_seq)]));
+
+  // After the locks: every committed event of these messages, for duplicates, status and order.
+  const committed = await trx
+    .selectFrom('events')
+    .select(['message_id', 'type', 'occurred_at', 'data', 'dedupe_key'])
+    .where('message_id', 'in', msgs.map((m) => m.id))
+    .execute();
+  const state = new Map<string, MessageState>(
+    msgs.map((m) => [m.id, { msg: m, events: [], keys: new Set(), stored: m.status as DerivedStatus['status'], inserted: [] }]),
+  );
+  for (const e of committed) {
+    const s = state.get(e.message_id);
+    s?.events.push(e);
+    if (e.dedupe_key) s?.keys.add(e.dedupe_key);
   }
+
+  // Each item in order: drop duplicates, number the rest in its tenant's sequence.
+  const planned = items.map(({ messageId, events }) => {
+    const s = state.get(messageId);
+    if (!s) return null;
+    const rows = withoutDuplicates(s.keys, events).map((e) => {
+      const tenantSeq = (seq.get(s.msg.tenant_id) ?? 0) + 1;
+      seq.set(s.msg.tenant_id, tenantSeq);
+      return {
+        id: uuidv7(),
+        tenant_id: s.msg.tenant_id,
+        message_id: messageId,
+        tenant_seq: tenantSeq,
+        type: e.type,
+        occurred_at: e.occurredAt,
+        source: e.source,
+        data: JSON.stringify(e.data ?? {}),
+        dedupe_key: e.dedupeKey ?? null,
+        report_id: e.reportId ?? null,
+      };
+    });
+    return { s, rows };
+  });
+  const rows = planned.flatMap((p) => p?.rows ?? []);
+  const byId = new Map<string, EventRow>();
+  if (rows.length > 0) {
+    const bumped = tenants.filter((t) => seq.get(t.id) !== Number(t.event_seq));
+    await sql`
+      update tenants set event_seq = v.seq
+      from (values ${sql.join(bumped.map((t) => sql`(${t.id}::uuid, ${seq.get(t.id)}::bigint)`))}) as v(id, seq)
+      where tenants.id = v.id`.execute(trx);
+    for (const r of await trx.insertInto('events').values(rows).returningAll().execute()) byId.set(r.id, r);
+  }
+
+  const outbox: OutboxEvent[] = [];
+  const results = planned.map((p) => {
+    if (!p) return null;
+    const { s } = p;
+    const before = s.stored;
+    const inserted = p.rows.map((r) => byId.get(r.id) as EventRow);
+    for (const e of inserted) {
+      s.events.push(e);
+      outbox.push({ event: e, message: s.msg, messageSeq: s.events.length });
+    }
+    s.inserted.push(...inserted);
+    const status = deriveStatus(s.events.map((e) => ({ type: e.type as EventType, occurredAt: e.occurred_at, data: e.data })));
+    if (inserted.length > 0) s.stored = status.status;
+    return { inserted, before, status };
+  });
+  if (rows.length === 0) return results;
+
+  for (const tenant of tenantIds) {
+    await chainEvents(trx, tenant, outbox.filter((o) => o.event.tenant_id === tenant).map((o) => o.event));
+  }
+  await enqueueWebhooks(trx, outbox);
+  await storeStatus(trx, [...state.values()].filter((s) => s.inserted.length > 0));
+  return results;
+}
+
+/** One statement for every message that got events: status from all its events, counters added. */
+async function storeStatus(trx: Transaction<DB>, changed: readonly MessageState[]): Promise<void> {
+  const values = changed.map((s) => {
+    const status = deriveStatus(s.events.map((e) => ({ type: e.type as EventType, occurredAt: e.occurred_at, data: e.data })));
+    const c = engagementCounts(s.inserted);
+    return sql`(${s.msg.id}::uuid, ${status.status}::text, ${status.stage}::smallint, ${status.since}::timestamptz,
+      ${c.humanOpens}::int, ${c.machineOpens}::int, ${c.humanClicks}::int, ${c.machineClicks}::int)`;
+  });
+  await sql`
+    update messages m set
+      status = v.status, stage = v.stage, status_at = v.since, updated_at = now(),
+      human_opens = m.human_opens + v.ho, machine_opens = m.machine_opens + v.mo,
+      human_clicks = m.human_clicks + v.hc, machine_clicks = m.machine_clicks + v.mc
+    from (values ${sql.join(values)}) as v(id, status, stage, since, ho, mo, hc, mc)
+    where m.id = v.id`.execute(trx);
+}
+
+/** The events not yet recorded, by dedupe key; `seen` grows with the keys let through. */
+function withoutDuplicates(seen: Set<string>, events: readonly NewEvent[]): NewEvent[] {
   const out: NewEvent[] = [];
   for (const e of events) {
     if (e.dedupeKey) {

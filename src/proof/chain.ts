@@ -17,9 +17,10 @@ import {
  * fact and its entry commit together or not at all.
  *
  * Lock order, the same for every writer so that no two transactions wait on each other in a
- * cycle: tenant rows in tenant id order (appendEvents takes them), each tenant's chain row right
- * after its tenant row, and the system chain row last (it is shared by every report, so it is
- * held only from the end of a transaction to its commit).
+ * cycle: tenant rows in tenant id order (appendEventsBatch takes all of a batch's at once), a
+ * tenant's chain row only while its tenant row is held (so it never adds a wait of its own), and
+ * the system chain row last (it is shared by every report, so it is held only from the end of a
+ * transaction to its commit).
  */
 
 interface PendingEntry {
@@ -31,9 +32,10 @@ interface PendingEntry {
 }
 
 /**
- * Chains events just inserted by appendEvents, under the tenant row lock it holds: the chain
- * grows in tenant_seq order with no fork. A raw report the events cite is chained into this
- * tenant's chain first (once), so a tenant's chain proves the reports its events rest on.
+ * Chains events of one tenant just inserted by appendEventsBatch (all of them at once, in
+ * tenant_seq order), under the tenant row lock it holds: the chain grows with no fork. A raw
+ * report the events cite is chained into this tenant's chain first (once), so a tenant's chain
+ * proves the reports its events rest on.
  */
 export async function chainEvents(trx: Transaction<DB>, tenantId: string, events: readonly EventRow[]): Promise<void> {
   if (events.length === 0) return;
