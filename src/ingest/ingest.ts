@@ -1,6 +1,6 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { App } from '../app.js';
-import { appendEvents, type NewEvent } from '../db/events.js';
+import { appendEventsBatch, type NewEvent } from '../db/events.js';
 import type { DB } from '../db/types.js';
 import type { Report } from '../parsers/report.js';
 import { chainStoredReports } from '../proof/chain.js';
@@ -108,22 +108,37 @@ export interface StoredReport {
 }
 
 /**
- * The effects of one stored report, inside the caller's transaction: correlate, append each
- * message's events (appendEvents recomputes its status), update suppressions, and mark the
- * report applied with what it was attached to.
+ * The effects of stored reports, inside the caller's transaction: correlate each, append every
+ * message's events of all of them in one batch (appendEventsBatch recomputes statuses), update
+ * suppressions, and mark each report applied with what it was attached to. Results in order.
  */
-export async function applyStored(trx: Transaction<DB>, app: App, r: StoredReport): Promise<{ correlated: number; events: number }> {
+export async function applyStoredBatch(
+  trx: Transaction<DB>,
+  app: App,
+  reports: readonly StoredReport[],
+): Promise<Array<{ correlated: number; events: number }>> {
+  if (reports.length === 0) return [];
   const keys = { secret: app.secret, domains: app.config.MAILTRAIL_BOUNCE_DOMAIN };
-  const corr = await correlate(trx, keys, r.report, r.envelope);
-  const targets = [...corr.assignments.map((a) => a.message), ...corr.unsubscribe];
-  const ctx: EffectContext = { sha256: r.sha256, reportId: r.id, occurredAt: r.receivedAt, source: r.envelope.source };
-  const events = await applyEffects(trx, app, planEffects(r, corr, ctx));
-  await trx
-    .updateTable('raw_reports')
-    .set({ correlated: targets.length > 0, tenant_id: targets[0]?.tenant_id ?? null, applied_at: app.clock.now() })
-    .where('id', '=', r.id)
-    .execute();
-  return { correlated: new Set(targets.map((t) => t.id)).size, events };
+  const planned = [];
+  for (const r of reports) {
+    const corr = await correlate(trx, keys, r.report, r.envelope);
+    const ctx: EffectContext = { sha256: r.sha256, reportId: r.id, occurredAt: r.receivedAt, source: r.envelope.source };
+    planned.push({ r, targets: [...corr.assignments.map((a) => a.message), ...corr.unsubscribe], plan: planEffects(r, corr, ctx) });
+  }
+  const written = await applyPlans(trx, app, planned.map((p) => p.plan));
+  const now = app.clock.now();
+  await sql`
+    update raw_reports set correlated = v.correlated, tenant_id = v.tenant_id, applied_at = ${now}::timestamptz
+    from (values ${sql.join(planned.map((p) => sql`(${p.r.id}::bigint, ${p.targets.length > 0}::boolean, ${p.targets[0]?.tenant_id ?? null}::uuid)`))})
+      as v(id, correlated, tenant_id)
+    where raw_reports.id = v.id`.execute(trx);
+  return planned.map((p, i) => ({ correlated: new Set(p.targets.map((t) => t.id)).size, events: written[i] }));
+}
+
+/** applyStoredBatch for one report. */
+export async function applyStored(trx: Transaction<DB>, app: App, r: StoredReport): Promise<{ correlated: number; events: number }> {
+  const [out] = await applyStoredBatch(trx, app, [r]);
+  return out;
 }
 
 export interface PlannedEffect {
@@ -143,18 +158,26 @@ export function planEffects(p: Pick<StoredReport, 'report' | 'envelope'>, corr: 
 }
 
 /**
- * Appends each message's events (status recomputed by appendEvents) and updates suppressions.
- * Messages are taken in tenant order, so two reports spanning the same tenants lock them in the
- * same order. Returns the number of events written.
+ * Appends each message's events (status recomputed by appendEventsBatch) and updates
+ * suppressions. Returns the number of events written.
  */
 export async function applyEffects(trx: Transaction<DB>, app: App, plan: readonly PlannedEffect[]): Promise<number> {
-  let written = 0;
-  const ordered = [...plan].sort((a, b) => (a.message.tenant_id < b.message.tenant_id ? -1 : a.message.tenant_id > b.message.tenant_id ? 1 : 0));
-  for (const { message, events } of ordered) {
-    const r = await appendEvents(trx, message.id, events);
+  const [written] = await applyPlans(trx, app, [plan]);
+  return written;
+}
+
+/**
+ * The events of several plans in one appendEventsBatch (it locks the tenants in id order), then
+ * the suppressions the new events call for. Returns the number of events written per plan.
+ */
+async function applyPlans(trx: Transaction<DB>, app: App, plans: ReadonlyArray<readonly PlannedEffect[]>): Promise<number[]> {
+  const flat = plans.flatMap((plan, i) => plan.map((effect) => ({ ...effect, plan: i })));
+  const results = await appendEventsBatch(trx, flat.map((e) => ({ messageId: e.message.id, events: e.events })));
+  const written = plans.map(() => 0);
+  for (const [i, r] of results.entries()) {
     if (!r || r.inserted.length === 0) continue;
-    written += r.inserted.length;
-    await suppressAfter(trx, message, r.inserted, app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
+    written[flat[i].plan] += r.inserted.length;
+    await suppressAfter(trx, flat[i].message, r.inserted, app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
   }
   return written;
 }
