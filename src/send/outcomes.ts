@@ -1,6 +1,7 @@
+import { sql, type Transaction } from 'kysely';
 import type { App } from '../app.js';
-import { appendEvents, type NewEvent } from '../db/events.js';
-import type { Message } from '../db/types.js';
+import { appendEventsBatch, type NewEvent } from '../db/events.js';
+import type { DB, Message } from '../db/types.js';
 import { suppressAfter } from '../ingest/suppress.js';
 
 export interface QueueUpdate {
@@ -17,8 +18,8 @@ interface Pending {
 
 /**
  * Records send outcomes in as few transactions as possible: outcomes that finish while a write is
- * running are written together, one transaction per tenant (appendEvents serialises a tenant's
- * writers anyway, so one transaction per message would mostly queue on the tenant lock).
+ * running are written together, one transaction and one appendEventsBatch per tenant (the tenant
+ * lock serialises a tenant's writers anyway, so one transaction per message would mostly queue).
  * Senders do not wait for the write: `idle()` does, before the round ends. An outcome that cannot
  * be written is logged (MT_ERR_SEND_RECORD); its lease runs out and the message is tried again.
  */
@@ -55,15 +56,12 @@ export class OutcomeWriter {
       const group = byTenant.get(tenant) ?? [];
       try {
         await this.app.database.db.transaction().execute(async (trx) => {
-          for (const { msg, event, queue } of group) {
-            // appendEvents first: it takes the tenant lock before any message row. The update is
-            // fenced on `attempts`: if the lease expired and another worker re-claimed the
-            // message, its queue state is that worker's to write.
-            const r = await appendEvents(trx, msg.id, [event]);
-            if (!r) continue;
-            await trx.updateTable('messages').set(queue).where('id', '=', msg.id).where('attempts', '=', msg.attempts).execute();
-            if (r.inserted.length > 0) {
-              await suppressAfter(trx, msg, r.inserted, this.app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, this.app.clock.now());
+          // The events first: appendEventsBatch takes the tenant lock before any message row.
+          const results = await appendEventsBatch(trx, group.map((p) => ({ messageId: p.msg.id, events: [p.event] })));
+          await writeQueueState(trx, group.filter((_, i) => results[i] !== null));
+          for (const [i, r] of results.entries()) {
+            if (r && r.inserted.length > 0) {
+              await suppressAfter(trx, group[i].msg, r.inserted, this.app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, this.app.clock.now());
             }
           }
         });
@@ -74,4 +72,24 @@ export class OutcomeWriter {
       }
     }
   }
+}
+
+/**
+ * The queue state of every outcome in one statement (the last one per message wins, as written
+ * one after the other would). Fenced on `attempts`: if the lease expired and another worker
+ * re-claimed the message, its queue state is that worker's to write.
+ */
+async function writeQueueState(trx: Transaction<DB>, outcomes: readonly Pending[]): Promise<void> {
+  const last = [...new Map(outcomes.map((p) => [p.msg.id, p])).values()];
+  if (last.length === 0) return;
+  const values = last.map(({ msg, queue }) => sql`(${msg.id}::uuid, ${msg.attempts}::int, ${queue.next_attempt_at}::timestamptz,
+    ${queue.sent_at !== undefined}::boolean, ${queue.sent_at ?? null}::timestamptz,
+    ${queue.last_error !== undefined}::boolean, ${queue.last_error ?? null}::text)`);
+  await sql`
+    update messages m set
+      next_attempt_at = v.next_attempt_at,
+      sent_at = case when v.set_sent then v.sent_at else m.sent_at end,
+      last_error = case when v.set_error then v.last_error else m.last_error end
+    from (values ${sql.join(values)}) as v(id, attempts, next_attempt_at, set_sent, sent_at, set_error, last_error)
+    where m.id = v.id and m.attempts = v.attempts`.execute(trx);
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { App } from '../app.js';
 import { LINK_BURST_MS, labelActivity, linkBursts } from '../core/machine-activity.js';
-import { appendEvents, type NewEvent } from '../db/events.js';
+import { appendEventsBatch, type NewEvent } from '../db/events.js';
 import type { Job } from '../server/worker.js';
 import type { MessageContent } from '../send/submit.js';
 
@@ -53,9 +53,8 @@ export async function processHits(app: App, limit = 1_000): Promise<number> {
       )
       .execute();
 
-    // Same tenant order in every worker: appendEvents locks tenants, so no two drains deadlock.
-    messages.sort((a, b) => (a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : 0));
-    for (const m of messages) {
+    // One appendEventsBatch for all of them: it locks their tenants in id order, as every writer does.
+    const items = messages.map((m) => {
       const mine = hits.filter((h) => h.message_id === m.id);
       const known = facts.filter((f) => f.message_id === m.id);
       const dsn = known.filter((f) => f.type === 'delivered' && f.source !== 'timer').map((f) => f.occurred_at.getTime());
@@ -86,8 +85,9 @@ export async function processHits(app: App, limit = 1_000): Promise<number> {
           },
         };
       });
-      await appendEvents(trx, m.id, events);
-    }
+      return { messageId: m.id, events };
+    });
+    await appendEventsBatch(trx, items);
     await done();
     return hits.length;
   });
