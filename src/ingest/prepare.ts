@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
-import type { Report } from '../parsers/report.js';
+import { emptyReport, type Report } from '../parsers/report.js';
 import { jsonSafe } from './json-safe.js';
 import type { InboundEnvelope, Parser } from './types.js';
 
@@ -44,23 +44,5 @@ export function safeParse(raw: Buffer, parser: Parser): Report {
 }
 
 export function unknownReport(error: string): Report {
-  return {
-    kind: 'unknown',
-    agent: '',
-    error,
-    subject: '',
-    from: '',
-    message_id: '',
-    recipients: [],
-    original: {
-      message_id: '',
-      mailtrail_id: '',
-      envelope_from: '',
-      original_envelope_id: '',
-      from: '',
-      to: '',
-      subject: '',
-      date: '',
-    },
-  };
+  return emptyReport('unknown', '', error);
 }

@@ -12,6 +12,7 @@ import { parseSesNotification } from './mta/amazon-ses.js';
 import { isGoogleGroupsRefusal } from './mta/google-groups.js';
 import { extractOriginal, originalTo } from './original.js';
 import { findCommand } from './smtp-command.js';
+import { emptyReport } from './report.js';
 import type { Report, ReportKind, ReportRecipient } from './report.js';
 import { findingFromBlock, looseAddresses, scanTextBounce } from './text-bounce.js';
 
@@ -180,7 +181,3 @@ function kindOf(recipients: ReportRecipient[]): ReportKind {
   return 'bounce';
 }
 
-function emptyReport(kind: ReportKind, agent: string, error?: string): Report {
-  const original = { message_id: '', mailtrail_id: '', envelope_from: '', original_envelope_id: '', from: '', to: '', subject: '', date: '' };
-  return { kind, agent, ...(error ? { error } : {}), subject: '', from: '', message_id: '', recipients: [], original };
-}

@@ -65,3 +65,9 @@ export interface Report {
 
 /** Our own header on every outbound message; it comes back in returned headers. */
 export const MAILTRAIL_ID_HEADER = 'X-Mailtrail-Id';
+
+/** A report with no findings: the starting point of every layout, and what `unknown` looks like. */
+export function emptyReport(kind: ReportKind, agent: string, error?: string): Report {
+  const original = { message_id: '', mailtrail_id: '', envelope_from: '', original_envelope_id: '', from: '', to: '', subject: '', date: '' };
+  return { kind, agent, ...(error ? { error } : {}), subject: '', from: '', message_id: '', recipients: [], original };
+}

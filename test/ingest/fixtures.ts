@@ -1,4 +1,4 @@
-import type { Report, ReportRecipient } from '../../src/parsers/report.js';
+import { emptyReport, type Report, type ReportRecipient } from '../../src/parsers/report.js';
 import type { Parser } from '../../src/ingest/types.js';
 
 /**
@@ -32,25 +32,15 @@ export function recipient(over: Partial<ReportRecipient> = {}): ReportRecipient 
 }
 
 export function report(over: Partial<Report> = {}, original: Partial<Report['original']> = {}): Report {
+  const base = emptyReport('bounce', 'rfc3464');
   return {
-    kind: 'bounce',
-    agent: 'rfc3464',
+    ...base,
     subject: 'Undelivered Mail Returned to Sender',
     from: 'MAILER-DAEMON@mx.example.com',
     message_id: `<${Math.random().toString(36).slice(2)}@mx.example.com>`,
     recipients: [recipient()],
     ...over,
-    original: {
-      message_id: '',
-      mailtrail_id: '',
-      envelope_from: '',
-      original_envelope_id: '',
-      from: '',
-      to: '',
-      subject: '',
-      date: '',
-      ...original,
-    },
+    original: { ...base.original, ...original },
   };
 }
 
