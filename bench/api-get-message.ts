@@ -62,7 +62,9 @@ async function prepare(): Promise<{ key: string; ids: string[] }> {
 }
 
 function startServer() {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--role', 'http'], {
+  // BENCH_SERVER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile the server.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'serve', '--role', 'http'], {
     env: {
       ...process.env,
       MAILTRAIL_HTTP_HOST: '127.0.0.1',
@@ -112,9 +114,13 @@ async function phase(name: string, path: () => string, key: string, secs: number
     const due = start + i * interval;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    // From when it was due, or sent if that was earlier (timers have a 1 ms grain): this process
+    // never waits for the server before sending, so the server's stalls all count.
+    const from = Math.min(due, performance.now());
     inflight.push(
       get(path(), key).then((status) => {
-        latencies.push(performance.now() - due);
+        latencies.push(performance.now() - from);
+        if (process.env.BENCH_DEBUG && performance.now() - from > 50) console.error(`slow ${name} at ${((from - start) / 1000).toFixed(3)} s: ${(performance.now() - from).toFixed(0)} ms`);
         if (status !== 200) errors++;
       }),
     );
@@ -153,7 +159,7 @@ async function main() {
     let n = 0;
     const message = () => `/v1/messages/${ids[n++ % ids.length]}`;
     const health = () => '/healthz';
-    await phase('warm-up', message, key, 3);
+    await phase('warm-up', message, key, Number(process.env.BENCH_WARMUP_SECONDS ?? 3));
     const results: Phase[] = [];
     for (let round = 0; round < 2; round++) {
       results.push(await phase('GET /healthz (baseline)', health, key, seconds));

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { App } from '../app.js';
 import { submitMessage, type SubmitOutcome } from '../send/submit.js';
 import { SubmitMessageInput } from '../send/submit-schema.js';
+import type { PreparedStatement } from '../db/connect.js';
 import type { EventRow, Message } from '../db/types.js';
 import { decodeCursor, encodeCursor, idFloor } from './cursor.js';
 import { defineRoute, RequestValidationError } from './route.js';
@@ -131,6 +132,13 @@ const Submitted = z.object({
 });
 const BatchResult = z.object({ results: z.array(Submitted.extend({ index: z.number().int() })) });
 
+/** The hot read of the API, in one round trip: the message and its timeline in time order. */
+const GET_MESSAGE: PreparedStatement = {
+  name: 'mt_get_message',
+  text: `select m.*, (select coalesce(json_agg(e order by e.occurred_at, e.tenant_seq), '[]') from events e where e.message_id = m.id) as timeline
+    from messages m where m.id = $1 and m.tenant_id = $2`,
+};
+
 export function messageRoutes(app: App) {
   const db = app.database.db;
   return [
@@ -196,20 +204,7 @@ export function messageRoutes(app: App) {
       params: IdParams,
       responses: { 200: { description: 'the message', schema: MessageDetail }, ...errorResponses, 404: notFound },
       async handler({ params, tenant, req, reply }) {
-        // One round trip: the message and its timeline (the hot read of the API).
-        const m = await db
-          .selectFrom('messages')
-          .selectAll()
-          .select((eb) =>
-            eb
-              .selectFrom('events')
-              .select(sql<EventRow[]>`coalesce(json_agg(events order by occurred_at, tenant_seq), '[]')`.as('timeline'))
-              .whereRef('events.message_id', '=', 'messages.id')
-              .as('timeline'),
-          )
-          .where('id', '=', params.id)
-          .where('tenant_id', '=', tenant.id)
-          .executeTakeFirst();
+        const [m] = await app.database.prepared<Message & { timeline: EventRow[] }>(GET_MESSAGE, [params.id, tenant.id]);
         if (!m) return reply.code(404).send(errorBody(req.id, 'not_found', `no message ${params.id}`));
         return { ...messageView(m), events: timelineView(m.timeline ?? []) };
       },

@@ -27,6 +27,8 @@ export async function serve(app: App, roles: readonly Role[] = ROLES): Promise<R
     },
   };
   try {
+    // Best effort: with the database down the roles still start (SMTP answers 451 meanwhile).
+    await app.database.warm().catch((err) => app.log.warn({ err, code: 'MT_ERR_DB_WARM' }, 'could not open database connections ahead'));
     if (roles.includes('worker')) {
       resolveProofKey(app.config); // fail fast: the checkpoint job cannot sign without its key
       const worker = startWorker(app);
