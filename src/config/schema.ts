@@ -174,8 +174,8 @@ export const SETTINGS = {
   }),
   MAILTRAIL_TRACKING_FLUSH_MS: setting({
     schema: z.coerce.number().int().min(0, 'must be 0-1000').max(1000, 'must be 0-1000'),
-    default: '2',
-    description: 'Pixel/click hits are written together every this many milliseconds (group commit); each answer waits for its write.',
+    default: '0',
+    description: 'Pixel/click hits wait this many milliseconds to be written together (group commit); 0 writes on the next event-loop turn, batching what arrived meanwhile. Each answer waits for its write.',
   }),
   MAILTRAIL_TRACKING_SETTLE: setting({
     schema: duration,

@@ -1,7 +1,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { App } from '../app.js';
-import { sql, type Insertable, type Kysely } from 'kysely';
-import type { DB, TrackingHitsTable } from '../db/types.js';
+import type { Insertable } from 'kysely';
+import type { Database, PreparedStatement } from '../db/connect.js';
+import type { TrackingHitsTable } from '../db/types.js';
 
 export type NewHit = Insertable<TrackingHitsTable>;
 
@@ -10,7 +11,7 @@ interface Waiter {
   done: (recorded: boolean) => void;
 }
 
-/** Rows per INSERT statement (a bound on statement size, not on parameters: see insertHits). */
+/** Rows per INSERT statement: a bound on the size of its array parameters (see insertHits). */
 const ROWS_PER_STATEMENT = 1_000;
 /** Hits kept in memory while the database refuses writes; beyond this the oldest are lost (counted). */
 const MAX_BACKLOG = 50_000;
@@ -49,23 +50,32 @@ function hitMetrics(registry: Registry): HitMetrics {
  * (MT_ERR_TRACKING_LOST), never dropped silently.
  */
 /**
- * One INSERT of seven array parameters, whatever the number of rows: a multi-row VALUES list
- * would cost a parse and plan proportional to the batch on every flush.
+ * One INSERT of seven array parameters, whatever the number of rows, as a prepared statement: a
+ * multi-row VALUES list would cost a parse and plan proportional to the batch on every flush.
  */
-async function insertHits(db: Kysely<DB>, rows: readonly NewHit[]): Promise<void> {
+const INSERT_HITS: PreparedStatement = {
+  name: 'mt_insert_tracking_hits',
+  text: `insert into tracking_hits (message_id, kind, url, method, user_agent, ip, occurred_at)
+    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])`,
+};
+
+async function insertHits(database: Database, rows: readonly NewHit[]): Promise<void> {
   const col = <T>(f: (h: NewHit) => T) => rows.map(f);
-  await sql`
-    insert into tracking_hits (message_id, kind, url, method, user_agent, ip, occurred_at)
-    select * from unnest(
-      ${col((h) => h.message_id)}::uuid[], ${col((h) => h.kind)}::text[], ${col((h) => h.url ?? null)}::text[],
-      ${col((h) => h.method)}::text[], ${col((h) => h.user_agent ?? null)}::text[], ${col((h) => h.ip ?? null)}::text[],
-      ${col((h) => new Date(h.occurred_at).toISOString())}::timestamptz[])`.execute(db);
+  await database.prepared(INSERT_HITS, [
+    col((h) => h.message_id),
+    col((h) => h.kind),
+    col((h) => h.url ?? null),
+    col((h) => h.method),
+    col((h) => h.user_agent ?? null),
+    col((h) => h.ip ?? null),
+    col((h) => new Date(h.occurred_at).toISOString()),
+  ]);
 }
 
 export class HitRecorder {
   private queue: Waiter[] = [];
   private backlog: NewHit[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: { cancel(): void } | null = null;
   private readonly inFlight = new Set<Promise<void>>();
   /** Writes that may run at once: a pool overlaps their round trips; PGlite runs one at a time anyway. */
   private readonly maxInFlight: number;
@@ -91,10 +101,10 @@ export class HitRecorder {
   /** Writes what is pending; whatever still cannot be written is counted as lost. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     await Promise.all(this.inFlight);
-    await this.flush();
+    while ((this.queue.length > 0 || this.backlog.length > 0) && (await this.flush()));
     if (this.backlog.length > 0) {
       this.lose(this.backlog.length, 'shutdown with the database unreachable');
       this.backlog = [];
@@ -102,35 +112,45 @@ export class HitRecorder {
     }
   }
 
+  /**
+   * Starts a write after `ms`, or on the next turn of the event loop for 0: every hit that arrived
+   * in this turn goes in one statement, and while writes are in flight the next ones batch up.
+   */
   private schedule(ms: number): void {
     if (this.timer || this.closed || this.inFlight.size >= this.maxInFlight) return;
-    this.timer = setTimeout(() => {
+    const fire = () => {
       this.timer = null;
-      const write: Promise<void> = this.flush().finally(() => {
+      const write: Promise<void> = this.flush().then((ok) => {
         this.inFlight.delete(write);
-        if (this.queue.length > 0) this.schedule(0);
+        if (this.queue.length > 0 || (ok && this.backlog.length > 0)) this.schedule(0);
         else if (this.backlog.length > 0) this.schedule(RETRY_MS);
       });
       this.inFlight.add(write);
-    }, ms);
+      // Hits that keep arriving while this write runs start the next one (up to maxInFlight).
+      if (this.queue.length > 0) this.schedule(this.app.config.MAILTRAIL_TRACKING_FLUSH_MS);
+    };
+    if (ms === 0) {
+      const t = setImmediate(fire);
+      this.timer = { cancel: () => clearImmediate(t) };
+    } else {
+      const t = setTimeout(fire, ms);
+      this.timer = { cancel: () => clearTimeout(t) };
+    }
   }
 
-  private async flush(): Promise<void> {
+  /** One statement: the waiting requests' hits, then as many kept ones as fit. False if it failed. */
+  private async flush(): Promise<boolean> {
     const waiters = this.queue.splice(0, ROWS_PER_STATEMENT);
-    const retried = this.backlog.splice(0, MAX_BACKLOG);
-    const rows = [...retried, ...waiters.map((w) => w.hit)];
-    if (rows.length === 0) return;
+    const retried = this.backlog.splice(0, ROWS_PER_STATEMENT - waiters.length);
+    const rows = [...waiters.map((w) => w.hit), ...retried];
+    if (rows.length === 0) return true;
     try {
       // One statement is atomic on its own; BEGIN/COMMIT would add two round trips per flush.
-      if (rows.length <= ROWS_PER_STATEMENT) await insertHits(this.app.database.db, rows);
-      else {
-        await this.app.database.db.transaction().execute(async (trx) => {
-          for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await insertHits(trx, rows.slice(i, i + ROWS_PER_STATEMENT));
-        });
-      }
+      await insertHits(this.app.database, rows);
       this.metrics.recorded.inc(rows.length);
       this.metrics.backlog.set(this.backlog.length);
       for (const w of waiters) w.done(true);
+      return true;
     } catch (err) {
       this.metrics.failed.inc(waiters.length);
       this.backlog.unshift(...retried);
@@ -141,6 +161,7 @@ export class HitRecorder {
         this.app.log.error({ err, code: 'MT_ERR_TRACKING_WRITE', backlog: this.backlog.length }, 'tracking hits not written; kept in memory and retried');
       }
       for (const w of waiters) w.done(false);
+      return false;
     }
   }
 

@@ -12,6 +12,7 @@ const NO_CACHE = {
   expires: '0',
 };
 const MAX_USER_AGENT = 512;
+const GIF_HEADERS = { ...NO_CACHE, 'content-type': 'image/gif' };
 
 /**
  * The recipient-facing endpoints: `GET /o/<token>` (pixel), `GET /c/<token>` (click redirect),
@@ -38,7 +39,7 @@ export async function registerTracking(http: FastifyInstance, app: App): Promise
       const token = verifyToken(app.secret, 'open', wildcard(req));
       if (!token) return notFound(reply);
       await recorder.record(hit(app, req, token.messageId, 'open', null));
-      return reply.code(200).headers({ ...NO_CACHE, 'content-type': 'image/gif' }).send(PIXEL_GIF);
+      return reply.code(200).headers(GIF_HEADERS).send(PIXEL_GIF);
     });
 
     scope.get('/c/*', async (req, reply) => {
