@@ -1,8 +1,7 @@
-import type { Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { App } from '../app.js';
 import type { DB } from '../db/types.js';
 import { applyStoredBatch, inTransaction, rawReportRow, type Ingestor } from './ingest.js';
-import { chainStoredReports } from '../proof/chain.js';
 import { ingestMetrics, type IngestMetrics } from './metrics.js';
 import { prepareReport, type PreparedReport } from './prepare.js';
 import type { InboundEnvelope, IngestOutcome, Parser } from './types.js';
@@ -15,7 +14,7 @@ export interface DeferredIngestor extends Ingestor {
 export interface GroupOptions {
   /** Reports stored per transaction. */
   maxStoreBatch?: number;
-  /** Store transactions in flight at once. */
+  /** Store statements in flight at once (default 4 on Postgres, 1 on PGlite). */
   concurrentStores?: number;
   /** Reports applied per transaction (each holds its tenants' locks until commit). */
   maxApplyBatch?: number;
@@ -40,12 +39,12 @@ export function createGroupIngestor(app: App, parser: Parser, opts: GroupOptions
   const metrics = ingestMetrics(app.metrics);
   const log = app.log.child({ role: 'ingest' });
   const applier = startApplier(app, metrics, opts);
-  const maxFlushes = opts.concurrentStores ?? 1;
+  // Several stores in flight overlap their round trips on a pool; PGlite runs one at a time anyway.
+  const maxFlushes = opts.concurrentStores ?? (app.database.dialect === 'pg' ? 4 : 1);
   let queue: Waiting[] = [];
   let flushing = 0;
 
-  // Up to `maxFlushes` store transactions in flight; one is enough while every store appends to
-  // the one system proof chain (measured: 2 gave no gain), the messages arriving meanwhile batch up.
+  // Up to `maxFlushes` store statements in flight; the messages arriving meanwhile batch up.
   async function flush(): Promise<void> {
     if (flushing >= maxFlushes) return;
     flushing++;
@@ -64,7 +63,7 @@ export function createGroupIngestor(app: App, parser: Parser, opts: GroupOptions
   /** A failing batch is retried one by one, so only a message that cannot be stored gets 451. */
   async function storeOrSplit(batch: Waiting[]): Promise<void> {
     try {
-      const outcomes = await inTransaction(app, (trx) => storeBatch(trx, app, batch.map((w) => w.p)));
+      const outcomes = await storeBatch(app.database.db, app, batch.map((w) => w.p));
       batch.forEach((w, i) => {
         metrics.reports.inc({ kind: outcomes[i].kind, outcome: outcomes[i].duplicate ? 'duplicate' : 'stored' });
         w.resolve(outcomes[i]);
@@ -99,32 +98,42 @@ export function createGroupIngestor(app: App, parser: Parser, opts: GroupOptions
 }
 
 /**
- * Stores a batch: one INSERT for the new ones, a lookup for those already stored (MTA retries).
- * Rows go in sha256 order so two nodes storing overlapping batches lock them in the same order.
+ * Stores a batch in one statement (atomic by itself, so no BEGIN/COMMIT round trips): inserts the
+ * new reports and returns the ids of those already stored (MTA retries) alongside. Rows go in
+ * sha256 order so two nodes storing overlapping batches lock them in the same order. The proof
+ * chain entry of a report is written when it is applied (applyStoredBatch), which keeps the one
+ * system-chain lock off the path to the 250.
  */
-export async function storeBatch(trx: Transaction<DB>, app: App, batch: readonly PreparedReport[]): Promise<IngestOutcome[]> {
+export async function storeBatch(db: Kysely<DB>, app: App, batch: readonly PreparedReport[]): Promise<IngestOutcome[]> {
   const now = app.clock.now();
   const unique = [...new Map(batch.map((p) => [p.sha256, p])).values()].sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
-  const inserted = await trx
-    .insertInto('raw_reports')
-    .values(unique.map((p) => rawReportRow(p, now)))
-    .onConflict((oc) => oc.column('sha256').doNothing())
-    .returning(['id', 'sha256'])
+  const rows = await db
+    .with('stored', (q) =>
+      q
+        .insertInto('raw_reports')
+        .values(unique.map((p) => rawReportRow(p, now)))
+        .onConflict((oc) => oc.column('sha256').doNothing())
+        .returning(['id', 'sha256']),
+    )
+    .selectFrom('stored')
+    .select(['id', 'sha256', sql<boolean>`true`.as('fresh')])
+    // The statement's snapshot predates its own insert: this half sees only earlier reports.
+    .unionAll((q) =>
+      q
+        .selectFrom('raw_reports')
+        .select(['id', 'sha256', sql<boolean>`false`.as('fresh')])
+        .where('sha256', 'in', unique.map((p) => p.sha256)),
+    )
     .execute();
-  const fresh = new Map(inserted.map((r) => [r.sha256, r.id]));
-  await chainStoredReports(trx, inserted.map((r) => r.id));
-  const known = new Map<string, number>();
-  const missing = unique.filter((p) => !fresh.has(p.sha256)).map((p) => p.sha256);
-  if (missing.length > 0) {
-    for (const r of await trx.selectFrom('raw_reports').select(['id', 'sha256']).where('sha256', 'in', missing).execute()) known.set(r.sha256, r.id);
-  }
+  const ids = new Map(rows.map((r) => [r.sha256, r]));
   const claimed = new Set<string>();
   return batch.map((p) => {
-    const isNew = fresh.has(p.sha256) && !claimed.has(p.sha256);
+    const row = ids.get(p.sha256);
+    // Only when another node is storing the same bytes at this very moment: 451, the retry finds it.
+    if (!row) throw new Error(`raw report ${p.sha256} neither stored nor found`);
+    const isNew = row.fresh && !claimed.has(p.sha256);
     claimed.add(p.sha256);
-    const reportId = fresh.get(p.sha256) ?? known.get(p.sha256);
-    if (reportId === undefined) throw new Error(`raw report ${p.sha256} neither stored nor found`);
-    return { reportId, duplicate: !isNew, kind: p.report.kind, correlated: 0, events: 0, pending: isNew };
+    return { reportId: row.id, duplicate: !isNew, kind: p.report.kind, correlated: 0, events: 0, pending: isNew };
   });
 }
 

@@ -94,7 +94,6 @@ export async function storeAndApply(trx: Transaction<DB>, app: App, p: PreparedR
     return { reportId: existing.id, duplicate: true, kind: p.report.kind, correlated: 0, events: 0 };
   }
   const applied = await applyStored(trx, app, { id: inserted.id, sha256: p.sha256, report: p.report, envelope: p.envelope, receivedAt: now });
-  await chainStoredReports(trx, [inserted.id]);
   return { reportId: inserted.id, duplicate: false, kind: p.report.kind, ...applied };
 }
 
@@ -110,7 +109,8 @@ export interface StoredReport {
 /**
  * The effects of stored reports, inside the caller's transaction: correlate each, append every
  * message's events of all of them in one batch (appendEventsBatch recomputes statuses), update
- * suppressions, and mark each report applied with what it was attached to. Results in order.
+ * suppressions, mark each report applied with what it was attached to, and chain the reports
+ * into the system proof chain. Results in order.
  */
 export async function applyStoredBatch(
   trx: Transaction<DB>,
@@ -132,6 +132,8 @@ export async function applyStoredBatch(
     from (values ${sql.join(planned.map((p) => sql`(${p.r.id}::bigint, ${p.targets.length > 0}::boolean, ${p.targets[0]?.tenant_id ?? null}::uuid)`))})
       as v(id, correlated, tenant_id)
     where raw_reports.id = v.id`.execute(trx);
+  // Last: the system chain's lock is held only until this transaction commits (lock order).
+  await chainStoredReports(trx, reports.map((r) => r.id));
   return planned.map((p, i) => ({ correlated: new Set(p.targets.map((t) => t.id)).size, events: written[i] }));
 }
 
