@@ -126,10 +126,18 @@ export async function storeBatch(db: Kysely<DB>, app: App, batch: readonly Prepa
     )
     .execute();
   const ids = new Map(rows.map((r) => [r.sha256, r]));
+  // Stored meanwhile by a concurrent statement (ON CONFLICT waited for it to commit, but this
+  // statement's snapshot predates it): a new statement sees it. Nothing of ours is undone here:
+  // the insert above has committed.
+  const missing = unique.filter((p) => !ids.has(p.sha256)).map((p) => p.sha256);
+  if (missing.length > 0) {
+    for (const r of await db.selectFrom('raw_reports').select(['id', 'sha256']).where('sha256', 'in', missing).execute()) {
+      ids.set(r.sha256, { ...r, fresh: false });
+    }
+  }
   const claimed = new Set<string>();
   return batch.map((p) => {
     const row = ids.get(p.sha256);
-    // Only when another node is storing the same bytes at this very moment: 451, the retry finds it.
     if (!row) throw new Error(`raw report ${p.sha256} neither stored nor found`);
     const isNew = row.fresh && !claimed.has(p.sha256);
     claimed.add(p.sha256);

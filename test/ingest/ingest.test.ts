@@ -7,7 +7,7 @@ import { unsubscribeMailto, verpAddress } from '../../src/core/tokens.js';
 import { listMessageEvents } from '../../src/db/events.js';
 import { ensureTenant } from '../../src/db/tenants.js';
 import { createGroupIngestor, storeBatch } from '../../src/ingest/group-commit.js';
-import { createIngestor, inTransaction, type Ingestor } from '../../src/ingest/ingest.js';
+import { createIngestor, type Ingestor } from '../../src/ingest/ingest.js';
 import { prepareReport } from '../../src/ingest/prepare.js';
 import { reprocess } from '../../src/ingest/reprocess.js';
 import type { Parser } from '../../src/ingest/types.js';
@@ -231,9 +231,13 @@ describe(`ingest on ${dialect}`, () => {
   it('applies reports stored before a crash when the listener starts again', async () => {
     const m = await message();
     const p = await prepareReport(rawOf(report({ recipients: [recipient({ recipient: m.address })] })), env(m.verp), fixtureParser);
-    const [stored] = await inTransaction(t.app, (trx) => storeBatch(trx, t.app, [p]));
+    const [stored] = await storeBatch(db(), t.app, [p]);
     expect(stored.pending).toBe(true);
     expect(await events(m.id)).toEqual([]);
+    // The system proof chain takes a report when it is applied, here only after the restart.
+    const inSystemChain = async () =>
+      (await db().selectFrom('proof_entries').select('report_id').where('chain', '=', 'system').where('report_id', '=', stored.reportId).execute()).length;
+    expect(await inSystemChain()).toBe(0);
     const restarted = createGroupIngestor(t.app, fixtureParser, { sweepMs: 60_000 });
     const { allApplied } = await import('../smtp/wait.js');
     await allApplied(db());
@@ -242,6 +246,7 @@ describe(`ingest on ${dialect}`, () => {
     const row = await db().selectFrom('raw_reports').select(['correlated', 'applied_at']).where('id', '=', stored.reportId).executeTakeFirstOrThrow();
     expect(row.correlated).toBe(true);
     expect(row.applied_at).not.toBeNull();
+    expect(await inSystemChain()).toBe(1);
   });
 
   it('reprocess: records reclassifications and missed facts once, deletes nothing', async () => {
