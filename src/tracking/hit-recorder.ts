@@ -40,16 +40,6 @@ function hitMetrics(registry: Registry): HitMetrics {
 }
 
 /**
- * Group commit for tracking hits: requests wait while hits gather for MAILTRAIL_TRACKING_FLUSH_MS
- * (or while the previous write runs), then one transaction writes them all and every waiting
- * request is answered after the commit.
- *
- * When the write fails (database down), requests are still answered — a recipient must not get a
- * broken image or a dead link because of us — and their hits stay in a bounded in-memory backlog
- * that is retried every second. Hits that cannot be kept are counted and logged
- * (MT_ERR_TRACKING_LOST), never dropped silently.
- */
-/**
  * One INSERT of seven array parameters, whatever the number of rows, as a prepared statement: a
  * multi-row VALUES list would cost a parse and plan proportional to the batch on every flush.
  */
@@ -72,6 +62,16 @@ async function insertHits(database: Database, rows: readonly NewHit[]): Promise<
   ]);
 }
 
+/**
+ * Group commit for tracking hits: the hits that arrive in one turn of the event loop (or within
+ * MAILTRAIL_TRACKING_FLUSH_MS) are written by one statement, while up to `maxInFlight` writes run
+ * the next hits gather behind them, and every waiting request is answered after its commit.
+ *
+ * When the write fails (database down), requests are still answered — a recipient must not get a
+ * broken image or a dead link because of us — and their hits stay in a bounded in-memory backlog
+ * that is retried every second. Hits that cannot be kept are counted and logged
+ * (MT_ERR_TRACKING_LOST), never dropped silently.
+ */
 export class HitRecorder {
   private queue: Waiter[] = [];
   private backlog: NewHit[] = [];
