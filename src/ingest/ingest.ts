@@ -4,7 +4,7 @@ import { appendEventsBatch, type NewEvent } from '../db/events.js';
 import type { DB } from '../db/types.js';
 import type { Report } from '../parsers/report.js';
 import { chainStoredReports } from '../proof/chain.js';
-import { correlate, type Correlation, type Target } from './correlate.js';
+import { correlate, envelopeTargets, type Correlation, type Target } from './correlate.js';
 import { eventFor, unsubscribeEvent, type EffectContext } from './effects.js';
 import { jsonSafe } from './json-safe.js';
 import { ingestMetrics } from './metrics.js';
@@ -119,9 +119,10 @@ export async function applyStoredBatch(
 ): Promise<Array<{ correlated: number; events: number }>> {
   if (reports.length === 0) return [];
   const keys = { secret: app.secret, domains: app.config.MAILTRAIL_BOUNCE_DOMAIN };
+  const known = await envelopeTargets(trx, keys, reports);
   const planned = [];
   for (const r of reports) {
-    const corr = await correlate(trx, keys, r.report, r.envelope);
+    const corr = await correlate(trx, keys, r.report, r.envelope, known);
     const ctx: EffectContext = { sha256: r.sha256, reportId: r.id, occurredAt: r.receivedAt, source: r.envelope.source };
     planned.push({ r, targets: [...corr.assignments.map((a) => a.message), ...corr.unsubscribe], plan: planEffects(r, corr, ctx) });
   }
@@ -176,10 +177,12 @@ async function applyPlans(trx: Transaction<DB>, app: App, plans: ReadonlyArray<r
   const flat = plans.flatMap((plan, i) => plan.map((effect) => ({ ...effect, plan: i })));
   const results = await appendEventsBatch(trx, flat.map((e) => ({ messageId: e.message.id, events: e.events })));
   const written = plans.map(() => 0);
+  const fresh = [];
   for (const [i, r] of results.entries()) {
     if (!r || r.inserted.length === 0) continue;
     written[flat[i].plan] += r.inserted.length;
-    await suppressAfter(trx, flat[i].message, r.inserted, app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
+    fresh.push({ message: flat[i].message, inserted: r.inserted });
   }
+  await suppressAfter(trx, fresh, app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
   return written;
 }

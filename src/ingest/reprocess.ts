@@ -102,7 +102,7 @@ export async function reprocess(app: App, parser: Parser, opts: ReprocessOptions
             const d = e.data as { event_type?: string; after?: Record<string, unknown> | null };
             return e.type === 'reclassified' && d.event_type ? { ...e, type: d.event_type, data: d.after ?? {} } : e;
           });
-          await suppressAfter(trx, message, facts, app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
+          await suppressAfter(trx, [{ message, inserted: facts }], app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
         }
         const targets = [...corr.assignments.map((a) => a.message), ...corr.unsubscribe];
         await trx

@@ -47,36 +47,38 @@ export function verdictFor(e: Pick<EventRow, 'type' | 'data'>): SuppressionVerdi
 }
 
 /**
- * Updates the tenant's suppression list after new events of one message. Soft failures suppress
- * once `limit.count` distinct messages to the address failed softly within the window, so one
- * message's delay notice plus its final failure count once, and a single one never suppresses.
+ * Updates the suppression lists after new events of messages: the addresses their events call
+ * for all in one INSERT. Soft failures suppress once `limit.count` distinct messages to the
+ * address failed softly within the window, so one message's delay notice plus its final failure
+ * count once, and a single one never suppresses. Returns how many addresses were added.
  */
 export async function suppressAfter(
   trx: Transaction<DB>,
-  message: Target,
-  inserted: readonly EventRow[],
+  items: ReadonlyArray<{ message: Target; inserted: readonly EventRow[] }>,
   limit: SoftBounceLimit,
   now: Date,
 ): Promise<number> {
-  let added = 0;
-  let softChecked = false;
-  for (const e of inserted) {
-    const v = verdictFor(e);
-    if (v.suppress) {
-      added += await suppress(trx, message, v.reason, v.source, e.id);
-    } else if (v.countsAsSoft && !softChecked) {
-      softChecked = true;
-      const failed = await softFailures(trx, message, new Date(now.getTime() - limit.windowMs));
-      if (failed >= limit.count) added += await suppress(trx, message, `soft-bounces:${failed}`, 'bounce', e.id);
+  const rows = new Map<string, { tenant_id: string; address: string; reason: string; source: string; event_id: string }>();
+  const add = (m: Target, reason: string, source: string, eventId: string) => {
+    const key = `${m.tenant_id} ${m.recipient_key}`;
+    if (!rows.has(key)) rows.set(key, { tenant_id: m.tenant_id, address: m.recipient_key, reason, source, event_id: eventId });
+  };
+  for (const { message, inserted } of items) {
+    let softChecked = false;
+    for (const e of inserted) {
+      const v = verdictFor(e);
+      if (v.suppress) add(message, v.reason, v.source, e.id);
+      else if (v.countsAsSoft && !softChecked) {
+        softChecked = true;
+        const failed = await softFailures(trx, message, new Date(now.getTime() - limit.windowMs));
+        if (failed >= limit.count) add(message, `soft-bounces:${failed}`, 'bounce', e.id);
+      }
     }
   }
-  return added;
-}
-
-async function suppress(trx: Transaction<DB>, m: Target, reason: string, source: string, eventId: string): Promise<number> {
+  if (rows.size === 0) return 0;
   const r = await trx
     .insertInto('suppressions')
-    .values({ tenant_id: m.tenant_id, address: m.recipient_key, reason, source, event_id: eventId })
+    .values([...rows.values()])
     .onConflict((oc) => oc.columns(['tenant_id', 'address']).doNothing())
     .executeTakeFirst();
   return Number(r.numInsertedOrUpdatedRows ?? 0);

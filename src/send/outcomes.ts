@@ -59,11 +59,8 @@ export class OutcomeWriter {
           // The events first: appendEventsBatch takes the tenant lock before any message row.
           const results = await appendEventsBatch(trx, group.map((p) => ({ messageId: p.msg.id, events: [p.event] })));
           await writeQueueState(trx, group.filter((_, i) => results[i] !== null));
-          for (const [i, r] of results.entries()) {
-            if (r && r.inserted.length > 0) {
-              await suppressAfter(trx, group[i].msg, r.inserted, this.app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, this.app.clock.now());
-            }
-          }
+          const fresh = results.flatMap((r, i) => (r && r.inserted.length > 0 ? [{ message: group[i].msg, inserted: r.inserted }] : []));
+          await suppressAfter(trx, fresh, this.app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, this.app.clock.now());
         });
       } catch (err) {
         for (const p of group) {

@@ -15,7 +15,7 @@ export async function recordUnsubscribe(app: App, messageId: string, request: { 
       ]);
       if (!r || r.inserted.length === 0) return;
       const message = await trx.selectFrom('messages').select(['id', 'tenant_id', 'recipient_key']).where('id', '=', messageId).executeTakeFirstOrThrow();
-      await suppressAfter(trx, message, r.inserted, app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
+      await suppressAfter(trx, [{ message, inserted: r.inserted }], app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
     });
     return true;
   } catch (err) {

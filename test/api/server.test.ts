@@ -148,7 +148,8 @@ describe(`sender API through the started server on ${dialect}`, () => {
       await until(() => s.events.length >= 7 || (written === total && s.events.length + received.length >= total), 20_000, 'events');
       s.close();
       await s.done;
-      received.push(...s.events);
+      // Keep at most 7 per connection, whatever arrived: the rest must come again after resuming.
+      received.push(...s.events.slice(0, 7));
       last = received.at(-1)?.id ?? last;
     }
     await writer;

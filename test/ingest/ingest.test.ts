@@ -228,6 +228,24 @@ describe(`ingest on ${dialect}`, () => {
     }
   });
 
+  it('applies a batch naming the same address twice: both messages bounce, one suppression', async () => {
+    const address = `twice${Math.random().toString(36).slice(2)}@example.com`;
+    const ms = [await message(address), await message(address)];
+    const stored = await storeBatch(
+      db(),
+      t.app,
+      await Promise.all(ms.map((m) => prepareReport(rawOf(report({ recipients: [recipient({ recipient: m.address })] }, { message_id: m.messageIdHeader })), env(m.verp), fixtureParser))),
+    );
+    expect(stored.map((o) => o.pending)).toEqual([true, true]);
+    const group = createGroupIngestor(t.app, fixtureParser, { sweepMs: 60_000 });
+    const { allApplied } = await import('../smtp/wait.js');
+    await allApplied(db());
+    await group.stop();
+    for (const m of ms) expect(await events(m.id)).toEqual(['bounced']);
+    const rows = await db().selectFrom('suppressions').select('event_id').where('tenant_id', '=', tenantId).where('address', '=', address).execute();
+    expect(rows).toHaveLength(1);
+  });
+
   it('applies reports stored before a crash when the listener starts again', async () => {
     const m = await message();
     const p = await prepareReport(rawOf(report({ recipients: [recipient({ recipient: m.address })] })), env(m.verp), fixtureParser);
