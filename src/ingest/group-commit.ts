@@ -12,7 +12,7 @@ export interface DeferredIngestor extends Ingestor {
 }
 
 export interface GroupOptions {
-  /** Reports stored per transaction. */
+  /** Reports stored per statement. */
   maxStoreBatch?: number;
   /** Store statements in flight at once (default 4 on Postgres, 1 on PGlite). */
   concurrentStores?: number;
