@@ -161,15 +161,6 @@ export function planEffects(p: Pick<StoredReport, 'report' | 'envelope'>, corr: 
 }
 
 /**
- * Appends each message's events (status recomputed by appendEventsBatch) and updates
- * suppressions. Returns the number of events written.
- */
-export async function applyEffects(trx: Transaction<DB>, app: App, plan: readonly PlannedEffect[]): Promise<number> {
-  const [written] = await applyPlans(trx, app, [plan]);
-  return written;
-}
-
-/**
  * The events of several plans in one appendEventsBatch (it locks the tenants in id order), then
  * the suppressions the new events call for. Returns the number of events written per plan.
  */
