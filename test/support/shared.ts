@@ -4,8 +4,15 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** ../shared beside the checkout (CI puts it there); MAILTRAIL_TEST_SHARED_DIR overrides. */
-export const sharedDir = process.env.MAILTRAIL_TEST_SHARED_DIR ?? resolve(repoRoot, '../shared');
+/**
+ * The shared folder: MAILTRAIL_TEST_SHARED_DIR, else ../shared beside the checkout, else the copy
+ * kept in test/fixtures/shared (corpus with its licence, realmta; not the holdout), so a bare
+ * clone tests the same.
+ */
+export const sharedDir =
+  process.env.MAILTRAIL_TEST_SHARED_DIR ??
+  [resolve(repoRoot, '../shared'), join(repoRoot, 'test/fixtures/shared')].find((d) => existsSync(join(d, 'corpus/labels.jsonl'))) ??
+  join(repoRoot, 'test/fixtures/shared');
 export const corpusDir = join(sharedDir, 'corpus');
 export const realmtaDir = join(sharedDir, 'tools/realmta');
 
