@@ -40,7 +40,7 @@ export function createGroupIngestor(app: App, parser: Parser, opts: GroupOptions
   const log = app.log.child({ role: 'ingest' });
   const applier = startApplier(app, metrics, opts);
   // Several stores in flight overlap their round trips on a pool; PGlite runs one at a time anyway.
-  const maxFlushes = opts.concurrentStores ?? (app.database.dialect === 'pg' ? 4 : 1);
+  const maxFlushes = opts.concurrentStores ?? (app.database.dialect === 'pg' ? 2 : 1);
   let queue: Waiting[] = [];
   let flushing = 0;
 
@@ -153,7 +153,7 @@ export interface Applier {
 /** Applies stored reports as they come, and sweeps for leftovers every `sweepMs`. */
 export function startApplier(app: App, metrics: IngestMetrics, opts: GroupOptions = {}): Applier {
   const log = app.log.child({ role: 'ingest' });
-  const limit = opts.maxApplyBatch ?? 20;
+  const limit = opts.maxApplyBatch ?? 100;
   let dirty = true;
   let stopped = false;
   let wake: () => void = () => {};

@@ -6,7 +6,6 @@ import type { Report } from '../parsers/report.js';
 import { chainStoredReports } from '../proof/chain.js';
 import { correlate, envelopeTargets, type Correlation, type Target } from './correlate.js';
 import { eventFor, unsubscribeEvent, type EffectContext } from './effects.js';
-import { jsonSafe } from './json-safe.js';
 import { ingestMetrics } from './metrics.js';
 import { prepareReport, type PreparedReport } from './prepare.js';
 import { suppressAfter } from './suppress.js';
@@ -69,9 +68,9 @@ export function rawReportRow(p: PreparedReport, receivedAt: Date) {
     raw: p.gz,
     size: p.size,
     source: p.envelope.source,
-    envelope: jsonSafe(p.envelope),
+    envelope: p.envelopeJson,
     kind: p.report.kind,
-    parse: jsonSafe(p.report),
+    parse: p.reportJson,
     parser_version: p.parserVersion,
     received_at: receivedAt,
   };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
 import { emptyReport, type Report } from '../parsers/report.js';
-import { jsonSafe } from './json-safe.js';
+import { jsonSafeCopy } from './json-safe.js';
 import type { InboundEnvelope, Parser } from './types.js';
 
 const gzipAsync = promisify(gzip);
@@ -14,6 +14,9 @@ export interface PreparedReport {
   size: number;
   envelope: InboundEnvelope;
   report: Report;
+  /** `envelope` and `report` as the JSON text stored with them. */
+  envelopeJson: string;
+  reportJson: string;
   parserVersion: string;
 }
 
@@ -30,9 +33,18 @@ export async function prepareReport(raw: Buffer, envelope: InboundEnvelope, pars
   const gz = raw.length <= INLINE_GZIP_MAX ? gzipSync(raw) : gzipAsync(raw);
   const sha256 = createHash('sha256').update(raw).digest('hex');
   // Cleaned once here, so the events built from the report store as safely as the report itself.
-  const report = JSON.parse(jsonSafe(safeParse(raw, parser))) as Report;
-  const clean = JSON.parse(jsonSafe(envelope)) as InboundEnvelope;
-  return { sha256, gz: await gz, size: raw.length, envelope: clean, report, parserVersion: parser.version };
+  const report = jsonSafeCopy(safeParse(raw, parser));
+  const clean = jsonSafeCopy(envelope);
+  return {
+    sha256,
+    gz: await gz,
+    size: raw.length,
+    envelope: clean.value,
+    report: report.value,
+    envelopeJson: clean.json,
+    reportJson: report.json,
+    parserVersion: parser.version,
+  };
 }
 
 export function safeParse(raw: Buffer, parser: Parser): Report {

@@ -6,7 +6,7 @@ import type { Report, ReportRecipient } from '../parsers/report.js';
 import { correlate } from './correlate.js';
 import { dedupeKey } from './effects.js';
 import { inTransaction, planEffects } from './ingest.js';
-import { jsonSafe } from './json-safe.js';
+import { jsonSafeCopy } from './json-safe.js';
 import { safeParse } from './prepare.js';
 import { suppressAfter } from './suppress.js';
 import type { InboundEnvelope, Parser } from './types.js';
@@ -62,7 +62,7 @@ export async function reprocess(app: App, parser: Parser, opts: ReprocessOptions
     for (const row of rows) {
       after = row.id;
       progress.scanned++;
-      const fresh = JSON.parse(jsonSafe(safeParse(gunzipSync(row.raw!), parser))) as Report;
+      const { value: fresh, json: freshJson } = jsonSafeCopy(safeParse(gunzipSync(row.raw!), parser));
       const old = row.parse as Report | null;
       if (old && summary(old) === summary(fresh)) continue;
       progress.changed++;
@@ -108,7 +108,7 @@ export async function reprocess(app: App, parser: Parser, opts: ReprocessOptions
         await trx
           .updateTable('raw_reports')
           .set({
-            parse: jsonSafe(fresh),
+            parse: freshJson,
             kind: fresh.kind,
             parser_version: parser.version,
             ...(targets.length > 0 ? { correlated: true, tenant_id: targets[0].tenant_id } : {}),
