@@ -43,6 +43,19 @@ export function createGroupIngestor(app: App, parser: Parser, opts: GroupOptions
   const maxFlushes = opts.concurrentStores ?? (app.database.dialect === 'pg' ? 2 : 1);
   let queue: Waiting[] = [];
   let flushing = 0;
+  let scheduled = false;
+
+  // The first store waits for the next turn of the event loop: every message read in this turn
+  // joins its batch. PGlite runs in this thread and its queries resolve without yielding, so
+  // without the wait each message went alone, stored and applied before the next one was read.
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      flush().catch((err) => log.error({ err, code: 'MT_ERR_INGEST_FLUSH' }, 'group commit loop failed'));
+    });
+  }
 
   // Up to `maxFlushes` store statements in flight; the messages arriving meanwhile batch up.
   async function flush(): Promise<void> {
@@ -83,7 +96,7 @@ export function createGroupIngestor(app: App, parser: Parser, opts: GroupOptions
       const end = metrics.duration.startTimer();
       const p = await prepareReport(raw, envelope, parser);
       const outcome = new Promise<IngestOutcome>((resolve, reject) => queue.push({ p, resolve, reject }));
-      void flush().catch((err) => log.error({ err, code: 'MT_ERR_INGEST_FLUSH' }, 'group commit loop failed'));
+      schedule();
       try {
         const o = await outcome;
         end({ outcome: o.duplicate ? 'duplicate' : 'stored' });
