@@ -14,9 +14,9 @@ export interface DeferredIngestor extends Ingestor {
 export interface GroupOptions {
   /** Reports stored per statement. */
   maxStoreBatch?: number;
-  /** Store statements in flight at once (default 4 on Postgres, 1 on PGlite). */
+  /** Store statements in flight at once (default 2 on Postgres, 1 on PGlite). */
   concurrentStores?: number;
-  /** Reports applied per transaction (each holds its tenants' locks until commit). */
+  /** Reports applied per transaction (default 100; each holds its tenants' locks until commit). */
   maxApplyBatch?: number;
   /** How often leftovers (from a crash, a failed apply) are looked for. */
   sweepMs?: number;
