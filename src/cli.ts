@@ -32,28 +32,25 @@ const commands: Record<string, Command> = {
     const roles = (values.role ?? [...ROLES]) as Role[];
     const bad = roles.find((r) => !(ROLES as readonly string[]).includes(r));
     if (bad) return usageError(`unknown role "${bad}" (roles: ${ROLES.join(', ')})`);
+    // Listened for before anything starts: a SIGTERM while the roles start (an orchestrator that
+    // gave up waiting) must still shut down cleanly, not kill the process with its default action.
+    const signalled = new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
     const app = await openApp(process.env, { migrate: true });
     const running = await serve(app, roles);
     app.log.info({ roles, database: app.database.dialect }, 'mailtrail started');
-    await new Promise<void>((resolve) => {
-      const shutdown = (signal: string) => {
-        app.log.info({ signal }, 'shutting down: no new work, finishing in-flight work');
-        const force = setTimeout(() => {
-          app.log.error({ code: 'MT_ERR_SHUTDOWN_TIMEOUT' }, 'shutdown timed out; exiting');
-          process.exit(1);
-        }, app.config.MAILTRAIL_SHUTDOWN_TIMEOUT);
-        force.unref();
-        running
-          .stop()
-          .then(() => app.database.close())
-          .then(() => {
-            app.log.info('stopped');
-            resolve();
-          });
-      };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
-    });
+    const signal = await signalled;
+    app.log.info({ signal }, 'shutting down: no new work, finishing in-flight work');
+    const force = setTimeout(() => {
+      app.log.error({ code: 'MT_ERR_SHUTDOWN_TIMEOUT' }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, app.config.MAILTRAIL_SHUTDOWN_TIMEOUT);
+    force.unref();
+    await running.stop();
+    await app.database.close();
+    app.log.info('stopped');
     return 0;
   },
   db: async ([sub]) => {

@@ -124,4 +124,34 @@ describe(`mailtrail CLI on ${dialect}`, () => {
       child.kill('SIGKILL');
     }
   }, 90_000);
+
+  it('shuts down cleanly on a SIGTERM that arrives while the roles are still starting', async () => {
+    const [httpPort, smtpPort] = [await freePort(), await freePort()];
+    const child = spawnCli(['serve'], {
+      ...env,
+      MAILTRAIL_HTTP_PORT: String(httpPort),
+      MAILTRAIL_SMTP_PORT: String(smtpPort),
+      MAILTRAIL_HTTP_HOST: '127.0.0.1',
+      MAILTRAIL_SMTP_HOST: '127.0.0.1',
+    });
+    let out = '';
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    // HTTP listens first; the SMTP listener (its TLS certificate) and the workers start after it.
+    const httpUp = new Promise<void>((resolve) => {
+      const onData = (d: Buffer) => {
+        out += d;
+        if (out.includes('"http listening"')) resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+    });
+    try {
+      await httpUp;
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(out).toContain('"msg":"stopped"');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
 });
