@@ -97,7 +97,8 @@ describe(`mailtrail CLI on ${dialect}`, () => {
     }
   });
 
-  it('serve answers /readyz, then shuts down gracefully on SIGTERM', async () => {
+  /** `mailtrail serve` on free ports, its output collected; `logged` resolves once a text appears. */
+  async function startServe() {
     const [httpPort, smtpPort] = [await freePort(), await freePort()];
     const child = spawnCli(['serve'], {
       ...env,
@@ -107,9 +108,20 @@ describe(`mailtrail CLI on ${dialect}`, () => {
       MAILTRAIL_SMTP_HOST: '127.0.0.1',
     });
     let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
+    const waiting: Array<{ text: string; resolve: () => void }> = [];
+    const onData = (d: Buffer) => {
+      out += d;
+      for (const w of waiting) if (out.includes(w.text)) w.resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
     const exited = new Promise<number | null>((r) => child.on('close', r));
+    const logged = (text: string) => new Promise<void>((resolve) => waiting.push({ text, resolve }));
+    return { child, httpPort, exited, output: () => out, logged };
+  }
+
+  it('serve answers /readyz, then shuts down gracefully on SIGTERM', async () => {
+    const { child, httpPort, exited, output } = await startServe();
     try {
       const body = await waitFor(async () => {
         const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
@@ -118,7 +130,7 @@ describe(`mailtrail CLI on ${dialect}`, () => {
       expect(body).toEqual({ ok: true, database: 'up' });
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
-      const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const lines = output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
       expect(lines.some((l) => l.msg === 'stopped')).toBe(true);
     } finally {
       child.kill('SIGKILL');
@@ -126,30 +138,13 @@ describe(`mailtrail CLI on ${dialect}`, () => {
   }, 90_000);
 
   it('shuts down cleanly on a SIGTERM that arrives while the roles are still starting', async () => {
-    const [httpPort, smtpPort] = [await freePort(), await freePort()];
-    const child = spawnCli(['serve'], {
-      ...env,
-      MAILTRAIL_HTTP_PORT: String(httpPort),
-      MAILTRAIL_SMTP_PORT: String(smtpPort),
-      MAILTRAIL_HTTP_HOST: '127.0.0.1',
-      MAILTRAIL_SMTP_HOST: '127.0.0.1',
-    });
-    let out = '';
-    const exited = new Promise<number | null>((r) => child.on('close', r));
-    // HTTP listens first; the SMTP listener (its TLS certificate) and the workers start after it.
-    const httpUp = new Promise<void>((resolve) => {
-      const onData = (d: Buffer) => {
-        out += d;
-        if (out.includes('"http listening"')) resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-    });
+    const { child, exited, output, logged } = await startServe();
     try {
-      await httpUp;
+      // HTTP listens first; the SMTP listener (its TLS certificate) and the workers start after it.
+      await logged('"http listening"');
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
-      expect(out).toContain('"msg":"stopped"');
+      expect(output()).toContain('"msg":"stopped"');
     } finally {
       child.kill('SIGKILL');
     }
