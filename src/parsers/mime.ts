@@ -150,7 +150,9 @@ export function transferDecoded(part: MimePart): string {
 /** Undoes quoted-printable; invalid escapes are kept literally. */
 export function decodeQuotedPrintable(s: string): string {
   if (s.indexOf('=') === -1) return s;
-  return s.replace(/[ \t]*=\n|=([0-9A-Fa-f]{2})/g, (m, hex: string | undefined) =>
+  // The lookbehind starts a soft break's whitespace only at the start of a run: without it every
+  // position of a long run of spaces scanned the rest of the run (quadratic).
+  return s.replace(/(?<![ \t])[ \t]*=\n|=([0-9A-Fa-f]{2})/g, (m, hex: string | undefined) =>
     hex ? String.fromCharCode(parseInt(hex, 16)) : '',
   );
 }
