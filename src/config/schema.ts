@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseMailboxUrls } from '../imap/mailbox-url.js';
+import { parseSmscUrls } from '../sms/smpp-url.js';
 
 /**
  * Every setting mailtrail reads, from the environment only. One entry per variable: its schema,
@@ -251,6 +252,29 @@ export const SETTINGS = {
     schema: z.coerce.number().int().min(1024, 'must be at least 1024 bytes'),
     default: '10485760',
     description: 'Largest mailbox message in bytes that is parsed; a bigger one is stored cut to this size as unparseable and moved to the error folder.',
+  }),
+  MAILTRAIL_SMPP_URL: setting({
+    schema: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        const r = parseSmscUrls(v ?? '');
+        if (r.ok) return r.smscs;
+        ctx.addIssue({ code: 'custom', message: r.error });
+        return z.NEVER;
+      }),
+    secret: true,
+    description:
+      'SMSCs to send SMS through (worker role), comma list of `smpp://system_id:password@host[:port]?window=10&rate=0&bind=transceiver|split&payload=false&no_receipt=sent|delivered&timeout=10000&enquire=30000`. Unset: SMS stay queued.',
+  }),
+  MAILTRAIL_SMS_DEFAULT_REGION: setting({
+    schema: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 region code like FR').optional(),
+    description: 'Region of SMS recipients given without + and country code. Unset: such numbers are erroneous.',
+  }),
+  MAILTRAIL_SMS_RECEIPT_WINDOW: setting({
+    schema: duration,
+    default: '1h',
+    description: 'A sent SMS with no receipt after this long is delivered if its SMSC has no_receipt=delivered, else it stays sent, flagged.',
   }),
 } as const;
 

@@ -12,6 +12,7 @@ export const EVENT_TYPES = [
   'complained',
   'unsubscribed',
   'auto_replied', // vacation / out-of-office: informational
+  'replied', // an inbound SMS from the recipient that is not a STOP: informational
   'reclassified', // a reprocessed report changed its classification
 ] as const;
 

@@ -203,7 +203,24 @@ export interface ProofCheckpointsTable {
   signature: string;
 }
 
+/** One submitted segment of an SMS and its delivery receipt (src/sms). */
+export interface SmsPartsTable {
+  message_id: string;
+  /** 1-based segment number; total segments of that submission. */
+  part: number;
+  total: number;
+  /** messages.attempts of the submission the part belongs to. */
+  attempt: number;
+  /** host:port of the SMSC that took it. */
+  smsc: string;
+  smsc_message_id: string;
+  submitted_at: Timestamp;
+  receipt_stat: string | null;
+  receipt_at: NullableTimestamp;
+}
+
 export interface DB {
+  sms_parts: SmsPartsTable;
   tracking_hits: TrackingHitsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;

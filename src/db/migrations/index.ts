@@ -5,6 +5,7 @@ import * as m0003 from './0003-send.js';
 import * as m0004 from './0004-webhooks.js';
 import * as m0005 from './0005-proof.js';
 import * as m0006 from './0006-imap.js';
+import * as m0007 from './0007-sms.js';
 
 /** Every migration, in order. Numbers are never reused. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004-webhooks': m0004,
   '0005-proof': m0005,
   '0006-imap': m0006,
+  '0007-sms': m0007,
 };
