@@ -106,6 +106,24 @@ export const SETTINGS = {
     default: 'false',
     description: 'Expect a PROXY protocol v1 header on every SMTP connection (behind a TCP load balancer).',
   }),
+  MAILTRAIL_PARSE_WORKERS: setting({
+    schema: z
+      .string()
+      .regex(/^(?:auto|\d{1,2})$/, 'must be auto or a number of threads 0-99')
+      .transform((v) => (v === 'auto' ? ('auto' as const) : Number(v))),
+    default: 'auto',
+    description: 'Threads that parse inbound reports off the event loop (SMTP and IMAP ingest); auto: 2, or 1 on a one-core machine; 0: parse on the main thread, with no time budget.',
+  }),
+  MAILTRAIL_PARSE_TIMEOUT: setting({
+    schema: duration,
+    default: '5s',
+    description: 'Time budget to parse one inbound message on a parse thread; past it the thread is replaced and the message is stored raw as kind unknown (error parse_timeout) and still answered 250.',
+  }),
+  MAILTRAIL_PARSE_MAX_HEAP: setting({
+    schema: z.coerce.number().int().min(16, 'must be at least 16 (MB)'),
+    default: '1024',
+    description: 'Heap (MB, old generation) of one parse thread; a message that needs more kills only its thread and is stored raw as kind unknown (error parse_crash), answered 250.',
+  }),
   MAILTRAIL_SOFT_BOUNCE_LIMIT: setting({
     schema: z
       .string()

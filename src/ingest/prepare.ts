@@ -30,14 +30,15 @@ const INLINE_GZIP_MAX = 256 * 1024;
  * and answered 250, since a 4xx would only make the sender retry it for days.
  */
 export async function prepareReport(raw: Buffer, envelope: InboundEnvelope, parser: Parser): Promise<PreparedReport> {
-  const gz = raw.length <= INLINE_GZIP_MAX ? gzipSync(raw) : gzipAsync(raw);
   const sha256 = createHash('sha256').update(raw).digest('hex');
+  // Compressing and parsing may both run off this thread: both in flight at once.
+  const [gz, parsed] = await Promise.all([raw.length <= INLINE_GZIP_MAX ? gzipSync(raw) : gzipAsync(raw), safeParse(raw, parser)]);
   // Cleaned once here, so the events built from the report store as safely as the report itself.
-  const report = jsonSafeCopy(safeParse(raw, parser));
+  const report = jsonSafeCopy(parsed);
   const clean = jsonSafeCopy(envelope);
   return {
     sha256,
-    gz: await gz,
+    gz,
     size: raw.length,
     envelope: clean.value,
     report: report.value,
@@ -47,9 +48,9 @@ export async function prepareReport(raw: Buffer, envelope: InboundEnvelope, pars
   };
 }
 
-export function safeParse(raw: Buffer, parser: Parser): Report {
+export async function safeParse(raw: Buffer, parser: Parser): Promise<Report> {
   try {
-    return parser.parse(raw);
+    return await parser.parse(raw);
   } catch (err) {
     return unknownReport(`parser threw: ${(err as Error)?.message ?? String(err)}`.slice(0, 500));
   }

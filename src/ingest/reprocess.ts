@@ -62,7 +62,7 @@ export async function reprocess(app: App, parser: Parser, opts: ReprocessOptions
     for (const row of rows) {
       after = row.id;
       progress.scanned++;
-      const { value: fresh, json: freshJson } = jsonSafeCopy(safeParse(gunzipSync(row.raw!), parser));
+      const { value: fresh, json: freshJson } = jsonSafeCopy(await safeParse(gunzipSync(row.raw!), parser));
       const old = row.parse as Report | null;
       if (old && summary(old) === summary(fresh)) continue;
       progress.changed++;

@@ -25,8 +25,11 @@ export interface IngestOutcome {
   pending?: boolean;
 }
 
-/** The parser as ingest sees it: pure, never expected to throw (ingest still guards it). */
-export type ParseFn = (raw: Buffer) => Report;
+/**
+ * The parser as ingest sees it: never expected to throw (ingest still guards it). Async when it
+ * runs on a parse thread (src/ingest/parse-pool.ts).
+ */
+export type ParseFn = (raw: Buffer) => Report | Promise<Report>;
 
 export interface Parser {
   parse: ParseFn;

@@ -5,15 +5,15 @@ import type { Parser } from '../../src/ingest/types.js';
  * Ingest tests pin the parser's output: each fixture message carries the Report it stands for as
  * its body, so these tests check correlation and effects independently of the parser's rules.
  */
-export const fixtureParser: Parser = {
+export const fixtureParser = {
   version: 'fixture-1',
-  parse(raw) {
+  parse(raw: Buffer): Report {
     const text = raw.toString('utf8');
     const body = text.slice(text.indexOf('\r\n\r\n') + 4);
     if (body.startsWith('THROW')) throw new Error('parser bug');
     return JSON.parse(body) as Report;
   },
-};
+} satisfies Parser;
 
 export function recipient(over: Partial<ReportRecipient> = {}): ReportRecipient {
   return {
