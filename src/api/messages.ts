@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { App } from '../app.js';
 import { submitMessage, type SubmitOutcome } from '../send/submit.js';
 import { SubmitMessageInput } from '../send/submit-schema.js';
+import { submitSms } from '../sms/submit.js';
+import { SubmitSmsInput } from '../sms/submit-schema.js';
 import type { PreparedStatement } from '../db/connect.js';
 import type { EventRow, Message } from '../db/types.js';
 import { decodeCursor, encodeCursor, idFloor } from './cursor.js';
@@ -122,8 +124,10 @@ const ListQuery = z.object({
 
 const MAX_BATCH = 1000;
 const BATCH_CONCURRENCY = 4;
-const SubmitBatch = z.object({ messages: z.array(SubmitMessageInput).min(1).max(MAX_BATCH) }).strict();
-const SubmitBody = z.union([SubmitMessageInput, SubmitBatch]);
+/** One message of either channel; without `channel` it is an email. */
+const SubmitOne = z.discriminatedUnion('channel', [SubmitMessageInput, SubmitSmsInput]);
+const SubmitBatch = z.object({ messages: z.array(SubmitOne).min(1).max(MAX_BATCH) }).strict();
+const SubmitBody = z.union([SubmitOne, SubmitBatch]);
 const IdempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 const Submitted = z.object({
   id: Uuid,
@@ -169,8 +173,11 @@ export function messageRoutes(app: App) {
           if (!k.success) throw new RequestValidationError('idempotency-key', `idempotency-key: ${k.error.issues[0]?.message}`);
           key = k.data;
         }
-        const submit = async (input: z.input<typeof SubmitMessageInput>, itemKey: string | undefined, field: string) => {
-          const out: SubmitOutcome = await submitMessage(app, tenant.id, input, input.client_key ?? itemKey);
+        const submit = async (input: z.input<typeof SubmitOne>, itemKey: string | undefined, field: string) => {
+          const out: SubmitOutcome =
+            input.channel === 'sms'
+              ? await submitSms(app, tenant.id, input, input.client_key ?? itemKey)
+              : await submitMessage(app, tenant.id, input, input.client_key ?? itemKey);
           if (!out.ok) {
             const issue = out.issues[0];
             const where = [field, ...(issue?.path ?? [])].filter((x) => x !== '').join('.');

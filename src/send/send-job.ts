@@ -56,7 +56,7 @@ async function claimDue(app: App, limit: number): Promise<Message[]> {
     update messages set next_attempt_at = ${new Date(now.getTime() + LEASE_MS)}, attempts = attempts + 1
     where id in (
       select id from messages
-      where sent_at is null and next_attempt_at <= ${now}
+      where sent_at is null and channel = 'email' and next_attempt_at <= ${now}
       order by next_attempt_at
       limit ${limit}
       for update skip locked)

@@ -14,6 +14,8 @@ const templateValue = z.union([z.string().max(10_000), z.number(), z.boolean(), 
  */
 export const SubmitMessageInput = z
   .object({
+    /** Email is the default channel; `sms` bodies follow src/sms/submit-schema.ts. */
+    channel: z.literal('email').optional(),
     recipient: z.string().min(1).max(1_000),
     /** `addr@example.com` or `Display Name <addr@example.com>`. */
     from: z

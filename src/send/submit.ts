@@ -127,7 +127,7 @@ export async function submitMessage(
   return existing;
 }
 
-async function findByClientKey(app: App, tenantId: string, key: string): Promise<SubmitOutcome | null> {
+export async function findByClientKey(app: App, tenantId: string, key: string): Promise<SubmitOutcome | null> {
   const row = await app.database.db
     .selectFrom('messages')
     .select(['id', 'status'])

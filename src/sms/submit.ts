@@ -1,0 +1,97 @@
+import type { App } from '../app.js';
+import { uuidv7 } from '../core/ids.js';
+import { checkPhoneNumber } from '../core/phone.js';
+import { planSms, type SmsEncoding } from '../core/sms-encoding.js';
+import type { Status } from '../core/status.js';
+import { appendEvents, type NewEvent } from '../db/events.js';
+import { findByClientKey, type SubmitOutcome } from '../send/submit.js';
+import { renderTemplate } from '../send/template.js';
+import { MAX_SMS_SEGMENTS, SubmitSmsInput } from './submit-schema.js';
+
+/** What the SMS worker needs besides the message row (messages.content). */
+export interface SmsContent {
+  text: string;
+  tracking: { click: boolean };
+  encoding: SmsEncoding;
+  /** Segments the text needs (1 = a single SMS). */
+  segments: number;
+  /** GSM septets or UCS-2 code units. */
+  units: number;
+}
+
+/**
+ * Stage 1 of an SMS: validates the input, then in one transaction inserts the message and its first
+ * event: `erroneous` (not an SMS-capable number, nothing sent), `rejected` (the E.164 number is
+ * suppressed) or `queued`. Idempotent on the client key per tenant, like email.
+ */
+export async function submitSms(app: App, tenantId: string, input: SubmitSmsInput, clientKey?: string): Promise<SubmitOutcome> {
+  const parsed = SubmitSmsInput.safeParse(clientKey === undefined ? input : { ...input, client_key: clientKey });
+  if (!parsed.success) return { ok: false, issues: parsed.error.issues };
+  const v = parsed.data;
+  const key = v.client_key ?? null;
+  if (key !== null) {
+    const existing = await findByClientKey(app, tenantId, key);
+    if (existing) return existing;
+  }
+  const text = v.template ? renderTemplate(v.template.text, v.variables ?? {}, false) : (v.text ?? '');
+  const plan = planSms(text);
+  if (plan.segments.length > MAX_SMS_SEGMENTS || text === '') {
+    const message = text === '' ? 'the filled template is empty' : `the filled template is ${plan.segments.length} SMS segments long; at most ${MAX_SMS_SEGMENTS}`;
+    return { ok: false, issues: [{ code: 'custom', path: ['template', 'text'], message, input: text }] };
+  }
+
+  const now = app.clock.now();
+  const id = uuidv7(now.getTime());
+  const check = checkPhoneNumber(v.recipient, app.config.MAILTRAIL_SMS_DEFAULT_REGION);
+  const recipient = check.ok ? check.e164 : v.recipient.trim();
+  const content: SmsContent = { text, tracking: { click: v.tracking?.click ?? true }, encoding: plan.encoding, segments: plan.segments.length, units: plan.units };
+
+  const outcome = await app.database.db.transaction().execute(async (trx) => {
+    const suppression = check.ok
+      ? await trx
+          .selectFrom('suppressions')
+          .select(['id', 'reason', 'source', 'created_at'])
+          .where('tenant_id', '=', tenantId)
+          .where('address', '=', recipient)
+          .executeTakeFirst()
+      : undefined;
+    const first: NewEvent = !check.ok
+      ? { type: 'erroneous', occurredAt: now, source: 'api', data: { problem: check.problem, reason: check.reason } }
+      : suppression
+        ? { type: 'rejected', occurredAt: now, source: 'api', data: { suppression: { id: suppression.id, reason: suppression.reason, source: suppression.source, since: suppression.created_at } } }
+        : { type: 'queued', occurredAt: now, source: 'api', data: { encoding: plan.encoding, segments: plan.segments.length } };
+    const inserted = await trx
+      .insertInto('messages')
+      .values({
+        id,
+        tenant_id: tenantId,
+        channel: 'sms',
+        recipient,
+        recipient_key: recipient,
+        recipient_domain: null,
+        from_address: v.from,
+        subject: null,
+        status: first.type,
+        stage: 0,
+        envelope_from: null,
+        message_id_header: null,
+        client_key: key,
+        metadata: JSON.stringify(v.metadata ?? {}),
+        tags: v.tags ?? [],
+        content: JSON.stringify(content),
+        next_attempt_at: first.type === 'queued' ? now : null,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.columns(['tenant_id', 'client_key']).where('client_key', 'is not', null).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!inserted) return null;
+    const r = await appendEvents(trx, id, [first]);
+    return { ok: true as const, id, status: r ? r.status.status : (first.type as Status), created: true };
+  });
+  if (outcome) return outcome;
+  const existing = await findByClientKey(app, tenantId, key as string);
+  if (!existing) throw new Error('message with this client key vanished');
+  return existing;
+}
