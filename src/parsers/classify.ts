@@ -33,6 +33,12 @@ export interface Classified {
   evidence: Evidence[];
 }
 
+/** Switches for measuring the classifier (bench/score.ts), never set in production. */
+export interface ClassifyOptions {
+  /** false: ignore the vendor tables (mta/vendor-codes.ts), to see how much the score leans on them. */
+  vendorTables?: boolean;
+}
+
 /** Diagnostics are capped before regexes run on them: real ones are a few hundred bytes. */
 const MAX_DIAGNOSTIC = 4096;
 
@@ -45,13 +51,13 @@ const DECISIVE_STATUS = new Set<Reason>([
 const LOCAL_MAILBOX_STATES = new Set<Reason>(['mailboxfull', 'systemfull', 'suspend', 'mesgtoobig', 'exceedlimit']);
 
 /** Picks the reason for one finding: layout reason, then phrases, then status code, then context. */
-export function classify(f: Finding): Classified {
+export function classify(f: Finding, options: ClassifyOptions = {}): Classified {
   const diag = normaliseDiagnostic(f.diagnostic.length > MAX_DIAGNOSTIC ? f.diagnostic.slice(0, MAX_DIAGNOSTIC) : f.diagnostic);
   const evidence = [...f.evidence];
   const status = f.reason === 'feedback' || f.reason === 'vacation' ? '' : effectiveStatus(f.status, diag, f.replycode, f.action);
   const replycode = f.replycode || findReplyCode(diag);
   const command = f.command || findCommand(diag);
-  const vendor = f.reason ? null : vendorReason(diag, [f.remoteMta, f.reportingMta ?? ''].map((h) => h.replace(/[\s[(].*$/, '')));
+  const vendor = f.reason || options.vendorTables === false ? null : vendorReason(diag, [f.remoteMta, f.reportingMta ?? ''].map((h) => h.replace(/[\s[(].*$/, '')));
   if (vendor) evidence.push({ rule: `vendor:${vendor.reason}`, matched: vendor.matched });
   const reason = vendor ? vendor.reason : byStage(pickReason({ ...f, command }, diag, status, evidence), command, status, evidence);
   return { reason, status, replycode, bounceClass: bounceClassOf(reason, status), evidence };

@@ -2,7 +2,7 @@ import { allAddresses, firstAddress } from './address.js';
 import { parseFeedback } from './arf.js';
 import { parseAutoReply } from './autoreply.js';
 import { classify } from './classify.js';
-import type { Finding } from './classify.js';
+import type { ClassifyOptions, Finding } from './classify.js';
 import { looksLikeDeliveryStatus, parseDeliveryStatus } from './dsn.js';
 import type { DsnMessageFields } from './dsn.js';
 import { buildView, viewOf } from './message-view.js';
@@ -28,15 +28,15 @@ const BOUNCE_TEXT = /could not be delivered|was not delivered|wasn't delivered|u
  * and a message it cannot read comes back as kind "unknown" with `error` set.
  * e.g. parse(readFileSync('bounce.eml')).recipients[0].reason === 'userunknown'
  */
-export function parse(raw: Buffer | Uint8Array | string): Report {
+export function parse(raw: Buffer | Uint8Array | string, options: ClassifyOptions = {}): Report {
   try {
-    return parseView(buildView(raw), 0);
+    return parseView(buildView(raw), 0, options);
   } catch (err) {
     return emptyReport('unknown', 'none', `parser failure: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
-function parseView(view: MessageView, depth: number): Report {
+function parseView(view: MessageView, depth: number, options: ClassifyOptions): Report {
   const h = view.root.headers;
   const head = { subject: headerText(h, 'subject'), from: headerText(h, 'from'), message_id: first(h, 'message-id').replace(/^<|>$/g, '') };
   const noDsn: DsnMessageFields = { reportingMta: '', originalEnvelopeId: '', envelopeFrom: '' };
@@ -44,11 +44,11 @@ function parseView(view: MessageView, depth: number): Report {
   const ses = view.text.indexOf('notificationType') !== -1 ? parseSesNotification(view.text) : null;
   if (ses && ses.findings.length) {
     const original = { ...extractOriginal(view, noDsn), ...ses.original };
-    return build(head, 'amazonses', ses.findings, original);
+    return build(head, 'amazonses', ses.findings, original, options);
   }
 
   const feedback = parseFeedback(view);
-  if (feedback) return build(head, 'arf', feedback, extractOriginal(view, noDsn));
+  if (feedback) return build(head, 'arf', feedback, extractOriginal(view, noDsn), options);
 
   const dsnBodies = view.dsn.length ? view.dsn : looksLikeDeliveryStatus(view.text) ? [view.text] : [];
   if (dsnBodies.length) {
@@ -64,7 +64,7 @@ function parseView(view: MessageView, depth: number): Report {
       const listed = failedRecipientsHeader(view);
       if (findings.length === 1 && listed.length === 1 && !findings[0].recipient) findings[0].recipient = listed[0];
       fillFromText(findings, view, exclusions(view));
-      return build(head, 'rfc3464', findings, extractOriginal(view, fields));
+      return build(head, 'rfc3464', findings, extractOriginal(view, fields), options);
     }
   }
 
@@ -72,7 +72,7 @@ function parseView(view: MessageView, depth: number): Report {
   const bounceLike = looksLikeBounce(view);
   if (!bounceLike) {
     const auto = parseAutoReply(view);
-    if (auto) return build(head, 'rfc3834', auto, extractOriginal(view, noDsn));
+    if (auto) return build(head, 'rfc3834', auto, extractOriginal(view, noDsn), options);
     return { ...emptyReport('not-bounce', 'none'), ...head, original: extractOriginal(view, noDsn) };
   }
 
@@ -93,12 +93,12 @@ function parseView(view: MessageView, depth: number): Report {
   if (!findings.length) {
     // A bounce forwarded as an attachment: the report is the attached message.
     if (view.originalPart && depth < 2) {
-      const inner = parseView(viewOf(view.originalPart), depth + 1);
+      const inner = parseView(viewOf(view.originalPart), depth + 1, options);
       if (inner.recipients.length) return inner;
     }
     return { ...emptyReport('unknown', 'text', 'looks like a bounce but names no recipient'), ...head, original: extractOriginal(view, noDsn) };
   }
-  return build(head, 'text', findings, extractOriginal(view, noDsn));
+  return build(head, 'text', findings, extractOriginal(view, noDsn), options);
 }
 
 /**
@@ -155,9 +155,9 @@ function exclusions(view: MessageView): Set<string> {
   return out;
 }
 
-function build(head: Pick<Report, 'subject' | 'from' | 'message_id'>, agent: string, findings: Finding[], original: Report['original']): Report {
+function build(head: Pick<Report, 'subject' | 'from' | 'message_id'>, agent: string, findings: Finding[], original: Report['original'], options: ClassifyOptions): Report {
   const recipients: ReportRecipient[] = findings.map((f) => {
-    const c = classify(f);
+    const c = classify(f, options);
     return {
       recipient: f.recipient,
       action: f.action || (c.reason === 'delivered' ? 'delivered' : ''),

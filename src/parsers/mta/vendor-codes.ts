@@ -62,6 +62,15 @@ const HOST_RULES: ReadonlyArray<Rule & { host: RegExp }> = [
   { host: /(?:^|\.)(?:hotmail|outlook|live|msn)\.com$/i, reason: 'userunknown', pattern: /requested action not taken: mailbox unavailable/i, example: '550 Requested action not taken: mailbox unavailable (-0000000022:2222:-0000000022)' },
 ];
 
+/** Every vendor-table entry as one pattern with a stable id, for the overfitting report (bench/score.ts). */
+export function vendorEntries(): Array<{ id: string; reason: Reason; pattern: RegExp }> {
+  return [
+    ...HOST_RULES.map((r, i) => ({ id: `host/${i}:${r.reason}`, reason: r.reason, pattern: r.pattern })),
+    ...Object.entries(ORANGE_CODES).map(([code, reason]) => ({ id: `orange/${code}:${reason}`, reason, pattern: new RegExp(`${ORANGE_LABEL.source.replace('(\\d{3})', code)}`) })),
+    ...VENDOR_RULES.map((r, i) => ({ id: `vendor/${i}:${r.reason}`, reason: r.reason, pattern: r.pattern })),
+  ];
+}
+
 /**
  * The reason a vendor's own code or boilerplate names in a diagnostic, with the matched text.
  * `hosts` are the reporting and remote MTA names, for provider-scoped wording.
