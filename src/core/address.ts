@@ -9,6 +9,7 @@ export type AddressProblem =
   | 'local_empty'
   | 'local_too_long'
   | 'local_syntax'
+  | 'local_quoted'
   | 'domain_empty'
   | 'domain_literal'
   | 'domain_idn'
@@ -20,7 +21,10 @@ export type AddressProblem =
 export type AddressCheck =
   | {
       ok: true;
-      /** local part as given + the domain in lower-case ASCII (punycode for IDN). */
+      /**
+       * local part as given (without quotes that change nothing: `"ab"` is `ab`) + the domain in
+       * lower-case ASCII (punycode for IDN).
+       */
       address: string;
       local: string;
       domain: string;
@@ -31,6 +35,13 @@ export type AddressCheck =
 const ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+$/;
 // RFC 5322 quoted-string content: printable ASCII except `"` and `\`, or a quoted pair.
 const QUOTED = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\uffff]|\\[\x20-\x7e])*"$/;
+// What a quoted local part may hold to be sent exactly as stored: atext, dots and inner spaces.
+// The mail library (nodemailer, whose addressparser reads the envelope and the To header)
+// turns `<` `>` into spaces, unquotes, unescapes quoted pairs and trims spaces inside quotes,
+// and `,` `;` `:` `@` `(` `)` `[` `]` are where naive parsers down the line split an address:
+// `"x>,<victim@evil.example"@example.net` went out as another address than the one checked.
+const SAFE_CHAR = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\u0080-\\uffff.-]";
+const QUOTED_SAFE = new RegExp(`^"${SAFE_CHAR}(?:(?:${SAFE_CHAR}| )*${SAFE_CHAR})?"$`);
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // C0 controls and DEL: CR/LF here would be header or SMTP command injection.
 const CONTROL = /[\x00-\x1f\x7f]/;
@@ -53,7 +64,7 @@ export function checkEmailAddress(input: string): AddressCheck {
   if (CONTROL.test(value)) return bad('control_chars', 'the address contains control characters (line breaks, tabs or NUL)');
   const at = value.lastIndexOf('@');
   if (at < 0) return bad('no_at', 'the address has no @');
-  const local = value.slice(0, at);
+  let local = value.slice(0, at);
   const rawDomain = value.slice(at + 1);
 
   if (local === '') return bad('local_empty', 'the part before @ is empty');
@@ -61,6 +72,14 @@ export function checkEmailAddress(input: string): AddressCheck {
   const quoted = local.startsWith('"');
   if (quoted ? !QUOTED.test(local) : !local.split('.').every((atom) => ATOM.test(atom))) {
     return bad('local_syntax', quoted ? 'the quoted part before @ is malformed' : 'the part before @ has a character or dot that is not allowed');
+  }
+  if (quoted) {
+    const inner = local.slice(1, -1);
+    // Quotes around a dot-atom change nothing (RFC 5321 4.1.2): stored, keyed and sent unquoted.
+    if (inner.split('.').every((atom) => ATOM.test(atom))) local = inner;
+    else if (!QUOTED_SAFE.test(local)) {
+      return bad('local_quoted', 'the quoted part before @ may hold only letters, digits, dots, inner spaces and !#$%&\'*+/=?^_`{|}~-: it would not be sent exactly as given');
+    }
   }
 
   if (rawDomain === '') return bad('domain_empty', 'the domain after @ is empty');
@@ -106,4 +125,15 @@ export function parseMailbox(input: string): Mailbox | null {
   const name = m ? (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? '')).trim() : '';
   const check = checkEmailAddress(m ? m[3] : input);
   return check.ok ? { name, address: check.address } : null;
+}
+
+/**
+ * The key an address is compared and suppressed by: the checked address in lower case, or the
+ * trimmed, lower-cased input when it is not a valid address.
+ *
+ * @example addressKey('"Jane"@Bücher.de') → 'jane@xn--bcher-kva.de'
+ */
+export function addressKey(input: string): string {
+  const check = checkEmailAddress(input);
+  return (check.ok ? check.address : input.trim()).toLowerCase();
 }

@@ -5,7 +5,7 @@ import { bytesToUuid, uuidToBytes } from './ids.js';
  * HMAC-signed tokens that name a message. Each purpose has its own derived key, so a token made
  * for one use (say, the pixel) can never be replayed as another (the unsubscribe).
  */
-export type TokenPurpose = 'verp' | 'open' | 'click' | 'unsubscribe' | 'unsubscribe-mailto';
+export type TokenPurpose = 'verp' | 'open' | 'click' | 'unsubscribe' | 'unsubscribe-mailto' | 'message-id';
 
 // Tokens that travel in an email local part pass through MTAs that may change letter case.
 const CASE_FOLDED: ReadonlySet<TokenPurpose> = new Set(['verp', 'unsubscribe-mailto']);
@@ -129,4 +129,40 @@ function parseTokenAddress(
   if (!m || m[1].toLowerCase() !== prefix) return null;
   if (!domains.some((d) => d.toLowerCase() === m[3].toLowerCase())) return null;
   return verifyToken(secret, purpose, m[2])?.messageId ?? null;
+}
+
+const TAG_CHARS = Math.ceil((MAC_BYTES * 8) / 5);
+const TAGGED = new RegExp(`^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\\.([a-z2-7]{${TAG_CHARS}})$`);
+
+/**
+ * Our id of a message as it travels in its headers (X-Mailtrail-Id, the Message-ID's left part,
+ * the DSN ENVID): the message UUID, readable, then a base32 HMAC tag of it, so a report that
+ * quotes it back proves it saw our message and not just guessed or copied a bare UUID.
+ *
+ * @example taggedId(secret, '0190a6f2-…') → '0190a6f2-….k3q2m5x7w4a2b6c8'
+ */
+export function taggedId(secret: string, messageId: string): string {
+  return `${messageId.toLowerCase()}.${base32Encode(mac(secret, 'message-id', uuidToBytes(messageId)))}`;
+}
+
+/** The Message-ID header of a message: `<uuid.tag@domain>`. */
+export function messageIdHeader(secret: string, messageId: string, domain: string): string {
+  return `<${taggedId(secret, messageId)}@${domain}>`;
+}
+
+/**
+ * The message UUID of a tagged id whose tag verifies (constant time), given as `uuid.tag`,
+ * `uuid.tag@domain` or `<uuid.tag@domain>` in any letter case; null for anything else, an
+ * untagged UUID included. Never throws.
+ */
+export function parseTaggedId(secret: string, value: string): string | null {
+  if (typeof value !== 'string' || value.length > 1000) return null;
+  const bare = value.trim().replace(/^<(.*)>$/, '$1').trim();
+  const at = bare.lastIndexOf('@');
+  const m = TAGGED.exec((at < 0 ? bare : bare.slice(0, at)).toLowerCase());
+  if (!m) return null;
+  const given = base32Decode(m[2]);
+  // Only the canonical spelling: the tag's spare low bits must be zero.
+  if (!given || given.length !== MAC_BYTES || base32Encode(given) !== m[2]) return null;
+  return timingSafeEqual(given, mac(secret, 'message-id', uuidToBytes(m[1]))) ? m[1] : null;
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { isUuid } from '../core/ids.js';
-import { parseUnsubscribeMailto, parseVerpAddress, verifyToken } from '../core/tokens.js';
+import { addressKey } from '../core/address.js';
+import { parseTaggedId, parseUnsubscribeMailto, parseVerpAddress, verifyToken } from '../core/tokens.js';
 import type { DB } from '../db/types.js';
 import type { Report, ReportRecipient } from '../parsers/report.js';
 import type { InboundEnvelope } from './types.js';
@@ -37,11 +38,14 @@ export interface CorrelateKeys {
 const MACHINE_KINDS = new Set(['bounce', 'delivery-success-dsn', 'auto-reply', 'feedback-report']);
 
 /**
- * Finds the messages a report is about. Signed identifiers first: (1) our VERP envelope recipient;
- * then what the returned message says: (2) our Message-ID, or the VERP Return-Path in the returned
- * headers; (3) Original-Envelope-Id. Unsigned ids (an ENVID or X-Mailtrail-Id holding a bare
- * message UUID) count only when a recipient of the report is that message's recipient. Tampered
- * or unknown tokens name no row and so attach nothing.
+ * Finds the messages a report is about. Signed identifiers first, each checked by its HMAC:
+ * (1) our VERP envelope recipient; then what the returned message says: (2) our tagged
+ * Message-ID, (3) the VERP Return-Path, (4) a signed Original-Envelope-Id, (5) a tagged
+ * X-Mailtrail-Id. Then unsigned ones, which anyone who has seen or guessed a message id could
+ * write: an untagged Message-ID of a message sent before ids were tagged, a bare UUID as ENVID or
+ * X-Mailtrail-Id; they count only when a recipient of the report is that message's recipient.
+ * Tampered or unknown ids name no row and so attach nothing. Whatever attached it, a message
+ * only ever gets report recipients that are its own (`assign`).
  */
 export async function correlate(
   db: Kysely<DB>,
@@ -53,30 +57,37 @@ export async function correlate(
   const { verpIds, unsubIds } = envelopeIds(keys, report, envelope);
   const named = await messagesById(db, [...verpIds, ...unsubIds], known);
   const unsubscribe = named.filter((m) => unsubIds.has(m.id));
-  const done = (rule: CorrelationRule, found: Target[]): Correlation => ({
+  const done = (rule: CorrelationRule, found: Target[], signed: boolean): Correlation => ({
     rule,
-    assignments: assign(found, report.recipients),
+    assignments: assign(found, report.recipients, signed),
     unsubscribe,
   });
+  const original = report.original;
 
   const byVerp = named.filter((m) => verpIds.has(m.id));
-  if (byVerp.length > 0) return done('verp', byVerp);
+  if (byVerp.length > 0) return done('verp', byVerp, true);
 
-  const original = report.original;
-  const byMessageId = await messagesByMessageId(db, original.message_id);
-  if (byMessageId.length > 0) return done('message-id', byMessageId);
+  // The signed ids the returned message carries, in the order above.
+  const signedSteps: Array<[CorrelationRule, string | null]> = [
+    ['message-id', parseTaggedId(keys.secret, original.message_id)],
+    ['return-path', parseVerpAddress(keys.secret, stripBrackets(original.envelope_from), keys.domains)],
+    ['envelope-id', signedEnvid(keys, original.original_envelope_id)],
+    ['mailtrail-id', parseTaggedId(keys.secret, original.mailtrail_id)],
+  ];
+  for (const [rule, id] of signedSteps) {
+    const found = id ? await messagesById(db, [id]) : [];
+    if (found.length > 0) return done(rule, found, true);
+  }
 
-  const returnPath = parseVerpAddress(keys.secret, stripBrackets(original.envelope_from), keys.domains);
-  const byReturnPath = returnPath ? await messagesById(db, [returnPath]) : [];
-  if (byReturnPath.length > 0) return done('return-path', byReturnPath);
-
-  const byEnvid = await messagesByEnvid(db, keys, report);
-  if (byEnvid.length > 0) return done('envelope-id', byEnvid);
-
-  const byHeader = isUuid(original.mailtrail_id.trim().toLowerCase())
-    ? agreeing(await messagesById(db, [original.mailtrail_id.trim().toLowerCase()]), report)
-    : [];
-  if (byHeader.length > 0) return done('mailtrail-id', byHeader);
+  const unsignedSteps: Array<[CorrelationRule, () => Promise<Target[]>]> = [
+    ['message-id', () => messagesByMessageId(db, original.message_id)],
+    ['envelope-id', () => messagesByBareId(db, original.original_envelope_id)],
+    ['mailtrail-id', () => messagesByBareId(db, original.mailtrail_id)],
+  ];
+  for (const [rule, lookup] of unsignedSteps) {
+    const found = agreeing(await lookup(), report);
+    if (found.length > 0) return done(rule, found, false);
+  }
 
   return { rule: null, assignments: [], unsubscribe };
 }
@@ -116,21 +127,24 @@ export async function envelopeTargets(
   return known;
 }
 
-async function messagesByEnvid(db: Kysely<DB>, keys: CorrelateKeys, report: Report): Promise<Target[]> {
-  const envid = stripBrackets(report.original.original_envelope_id);
-  if (!envid) return [];
-  // Our ENVID may be the VERP token or address (signed), or the bare message id (unsigned).
-  const signed = parseVerpAddress(keys.secret, envid, keys.domains) ?? verifyToken(keys.secret, 'verp', envid)?.messageId;
-  if (signed) return messagesById(db, [signed]);
-  const id = envid.toLowerCase();
-  return isUuid(id) ? agreeing(await messagesById(db, [id]), report) : [];
+/** Our ENVID may be the VERP token or address, or the tagged id (signed). */
+function signedEnvid(keys: CorrelateKeys, value: string): string | null {
+  const envid = stripBrackets(value);
+  if (!envid) return null;
+  return parseVerpAddress(keys.secret, envid, keys.domains) ?? verifyToken(keys.secret, 'verp', envid)?.messageId ?? parseTaggedId(keys.secret, envid);
 }
 
-/** Keeps the messages a recipient of the report (or the returned To) names. */
-function agreeing(found: Target[], report: Report): Target[] {
-  const named = new Set(report.recipients.map((r) => r.recipient?.toLowerCase()).filter(Boolean));
-  const to = report.original.to.toLowerCase();
-  return found.filter((m) => named.has(m.recipient_key) || (to !== '' && to.includes(m.recipient_key)));
+/** The message a bare UUID names (an unsigned ENVID or X-Mailtrail-Id). */
+async function messagesByBareId(db: Kysely<DB>, value: string): Promise<Target[]> {
+  const id = stripBrackets(value).toLowerCase();
+  return isUuid(id) ? messagesById(db, [id]) : [];
+}
+
+/** Keeps the messages whose recipient a recipient of the report is (the check for unsigned ids). */
+function agreeing(found: Target[], report: Pick<Report, 'recipients'>): Target[] {
+  if (found.length === 0) return [];
+  const named = new Set(report.recipients.map((r) => recipientKey(r)).filter((k) => k !== null));
+  return found.filter((m) => named.has(m.recipient_key));
 }
 
 async function messagesById(db: Kysely<DB>, ids: string[], known?: KnownMessages): Promise<Target[]> {
@@ -154,20 +168,24 @@ function stripBrackets(v: string): string {
 }
 
 /**
- * Gives each message the report recipients that name its address. Recipients naming none of them
- * (an alias rewrote the address, an ARF report redacted it) go to the messages left without one.
+ * What each message gets of the report's recipients: the one that names its own address, and
+ * nothing else, so one report yields at most one event per message however many recipients it
+ * lists (a 5,000-recipient DSN about our message is one event; the others stay in the stored
+ * parse as evidence). A recipient the report leaves unnamed (an ARF report that redacts it) goes
+ * to the message only when a signed id attached the report.
  */
-export function assign(messages: readonly Target[], recipients: readonly ReportRecipient[]): Assignment[] {
-  const out = messages.map((message) => ({ message, recipients: [] as ReportRecipient[] }));
-  const leftovers: ReportRecipient[] = [];
-  for (const r of recipients) {
-    const key = r.recipient?.toLowerCase();
-    const hits = key ? out.filter((a) => a.message.recipient_key === key) : [];
-    if (hits.length === 0) leftovers.push(r);
-    for (const a of hits) a.recipients.push(r);
-  }
-  if (leftovers.length > 0) {
-    for (const a of out) if (a.recipients.length === 0) a.recipients.push(...leftovers);
-  }
-  return out;
+export function assign(messages: readonly Target[], recipients: readonly ReportRecipient[], signed: boolean): Assignment[] {
+  // Each recipient's key once: a report may list thousands, and several messages look them up.
+  const keys = recipients.map(recipientKey);
+  const unnamed = signed ? recipients.find((_, i) => keys[i] === null) : undefined;
+  return messages.map((message) => {
+    const i = keys.indexOf(message.recipient_key);
+    const mine = i >= 0 ? recipients[i] : unnamed;
+    return { message, recipients: mine ? [mine] : [] };
+  });
+}
+
+/** A report recipient as a suppression key (lower case, punycode domain), null when it names nobody. */
+function recipientKey(r: Pick<ReportRecipient, 'recipient'>): string | null {
+  return r.recipient ? addressKey(r.recipient) : null;
 }

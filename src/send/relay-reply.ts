@@ -26,6 +26,14 @@ interface SendError {
   command?: string;
 }
 
+/**
+ * Replies that say our command was malformed (RFC 5321 4.2.2: 500-504, 555 parameters not
+ * recognised; RFC 3463: 5.5.x protocol, 5.1.3/5.1.7 bad address syntax). Our relay answering
+ * these to our envelope is our fault, not a dead mailbox: it never suppresses the address.
+ */
+const SYNTAX_REPLIES = new Set(['500', '501', '502', '503', '504', '555']);
+const SYNTAX_STATUS = /^5\.(?:5\.\d{1,3}|1\.[37])$/;
+
 const COMMANDS: Record<string, string> = { CONN: 'CONN', 'MAIL FROM': 'MAIL', 'RCPT TO': 'RCPT', DATA: 'DATA', EHLO: 'HELO', HELO: 'HELO' };
 
 /**
@@ -66,16 +74,17 @@ export function relayFailure(err: unknown, recipient: string): RelayFailure {
     command,
     evidence: [],
   });
+  const syntax = permanent && (SYNTAX_REPLIES.has(replycode) || SYNTAX_STATUS.test(c.status));
   // A 4xx reply is temporary whatever the text says: the class follows the reply code.
   return {
     permanent,
-    reason: c.reason,
+    reason: syntax ? 'syntaxerror' : c.reason,
     bounce_class: permanent ? c.bounceClass : 'soft',
     status: c.status,
     replycode,
     diagnostic,
     command,
-    evidence: c.evidence,
+    evidence: syntax ? [{ rule: 'send:syntax-reply', matched: diagnostic.slice(0, 200) }, ...c.evidence] : c.evidence,
   };
 }
 

@@ -1,22 +1,33 @@
 import { z } from 'zod';
-import { parseMailbox } from '../core/address.js';
+import { checkEmailAddress, parseMailbox } from '../core/address.js';
 import { placeholders } from './template.js';
 
 const MAX_BODY = 1_000_000;
 const MAX_METADATA_JSON = 8_192;
 const noLineBreaks = (v: string) => !/[\r\n]/.test(v);
+// A quoted local part the mail library would rewrite is a request error, not an `erroneous`
+// message: what went out would be another address than the one stored and checked.
+const sentAsGiven = (v: string) => {
+  const c = checkEmailAddress(v);
+  return c.ok || c.problem !== 'local_quoted';
+};
 
 const templateValue = z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]);
 
 /**
- * What a sender submits (POST /v1/messages). The recipient is only length-checked here: a bad
- * address is not a request error but the `erroneous` outcome, recorded with its reason.
+ * What a sender submits (POST /v1/messages). The recipient is only length-checked here (and
+ * refused when it could not be sent as given): a bad address is not a request error but the
+ * `erroneous` outcome, recorded with its reason.
  */
 export const SubmitMessageInput = z
   .object({
     /** Email is the default channel; `sms` bodies follow src/sms/submit-schema.ts. */
     channel: z.literal('email').optional(),
-    recipient: z.string().min(1).max(1_000),
+    recipient: z
+      .string()
+      .min(1)
+      .max(1_000)
+      .refine(sentAsGiven, 'a quoted part before @ may hold only letters, digits, dots, inner spaces and !#$%&\'*+/=?^_`{|}~-'),
     /** `addr@example.com` or `Display Name <addr@example.com>`. */
     from: z
       .string()

@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import { checkEmailAddress, parseMailbox } from '../core/address.js';
 import { uuidv7 } from '../core/ids.js';
 import type { Status } from '../core/status.js';
-import { verpAddress } from '../core/tokens.js';
+import { messageIdHeader, verpAddress } from '../core/tokens.js';
 import { appendEvents, type NewEvent } from '../db/events.js';
 import { rewriteLinks } from './links.js';
 import { SubmitMessageInput, type SubmitMessage } from './submit-schema.js';
@@ -103,7 +103,7 @@ export async function submitMessage(
         status: first.type,
         stage: 0,
         envelope_from: verpAddress(app.secret, id, domain),
-        message_id_header: `<${id}@${domain}>`,
+        message_id_header: messageIdHeader(app.secret, id, domain),
         client_key: key,
         metadata: JSON.stringify(v.metadata ?? {}),
         tags: v.tags ?? [],

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/app.js';
 import { uuidv7 } from '../../src/core/ids.js';
-import { unsubscribeMailto, verpAddress } from '../../src/core/tokens.js';
+import { messageIdHeader, unsubscribeMailto, verpAddress } from '../../src/core/tokens.js';
 import { listMessageEvents } from '../../src/db/events.js';
 import { ensureTenant } from '../../src/db/tenants.js';
 import { createGroupIngestor, storeBatch } from '../../src/ingest/group-commit.js';
@@ -42,9 +42,10 @@ describe(`ingest on ${dialect}`, () => {
   async function message(recipientAddress = `r${Math.random().toString(36).slice(2)}@example.com`) {
     const id = await insertMessage(db(), tenantId, recipientAddress);
     const verp = verpAddress(TEST_SECRET, id, DOMAIN);
-    const messageIdHeader = `<${uuidv7()}@mailtrail.test>`;
-    await db().updateTable('messages').set({ envelope_from: verp, message_id_header: messageIdHeader }).where('id', '=', id).execute();
-    return { id, verp, messageIdHeader, address: recipientAddress.toLowerCase() };
+    // As submit writes them: the Message-ID carries the HMAC-tagged id.
+    const header = messageIdHeader(TEST_SECRET, id, DOMAIN);
+    await db().updateTable('messages').set({ envelope_from: verp, message_id_header: header }).where('id', '=', id).execute();
+    return { id, verp, messageIdHeader: header, address: recipientAddress.toLowerCase() };
   }
   const events = async (id: string) => (await listMessageEvents(db(), id)).map((e) => e.type);
   const status = async (id: string) =>
@@ -117,7 +118,10 @@ describe(`ingest on ${dialect}`, () => {
     const ok = await ingestor.ingest(rawOf(report({ recipients: [recipient({ recipient: m.address })] }, { original_envelope_id: m.id.toUpperCase() })), env(`postmaster@${DOMAIN}`));
     expect(ok).toMatchObject({ correlated: 1, events: 1 });
     const signed = await message();
-    const bySignedEnvid = await ingestor.ingest(rawOf(report({ recipients: [stranger] }, { original_envelope_id: signed.verp.slice(2).split('@')[0] })), env(`postmaster@${DOMAIN}`));
+    // A signed ENVID attaches the report, but a stranger is not this message's recipient: no event.
+    const signedEnvid = { original_envelope_id: signed.verp.slice(2).split('@')[0] };
+    expect(await ingestor.ingest(rawOf(report({ recipients: [stranger] }, signedEnvid)), env(`postmaster@${DOMAIN}`))).toMatchObject({ correlated: 1, events: 0 });
+    const bySignedEnvid = await ingestor.ingest(rawOf(report({ recipients: [recipient({ recipient: signed.address })] }, signedEnvid)), env(`postmaster@${DOMAIN}`));
     expect(bySignedEnvid).toMatchObject({ correlated: 1, events: 1 });
   });
 

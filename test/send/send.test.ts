@@ -5,7 +5,7 @@ import { simpleParser } from 'mailparser';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App, Clock } from '../../src/app.js';
-import { parseUnsubscribeMailto, parseVerpAddress } from '../../src/core/tokens.js';
+import { parseTaggedId, parseUnsubscribeMailto, parseVerpAddress } from '../../src/core/tokens.js';
 import { appendEvents, listMessageEvents } from '../../src/db/events.js';
 import { ensureTenant } from '../../src/db/tenants.js';
 import { markDelivered } from '../../src/send/delivered-job.js';
@@ -125,11 +125,11 @@ describe(`sending through a real SMTP relay on ${dialect}`, () => {
     const [got] = receivedFor(r.id);
     expect(got).toBeDefined();
 
-    // Envelope: signed VERP return path naming this message, DSN asked for.
+    // Envelope: signed VERP return path naming this message, DSN asked for, delay notices too.
     expect(parseVerpAddress(app.secret, got.mailFrom, ['bounces.test'])).toBe(r.id);
     expect(got.rcptTo).toEqual(['Jane.Doe@example.test']);
-    expect(got.envid).toBe(r.id);
-    expect(got.notify).toEqual(['SUCCESS', 'FAILURE']);
+    expect(parseTaggedId(app.secret, got.envid ?? '')).toBe(r.id);
+    expect(got.notify).toEqual(['SUCCESS', 'FAILURE', 'DELAY']);
 
     // DKIM verifies against the published key, and covers both RFC 8058 headers.
     const dkim = await dkimVerify(got.raw, {
@@ -145,7 +145,9 @@ describe(`sending through a real SMTP relay on ${dialect}`, () => {
     const mail = await simpleParser(got.raw);
     const msg = await message(r.id);
     expect(mail.messageId).toBe(msg.message_id_header);
-    expect(mail.headers.get('x-mailtrail-id')).toBe(r.id);
+    // Both ids carry the HMAC tag: a report quoting them proves it saw this message.
+    expect(parseTaggedId(app.secret, mail.messageId ?? '')).toBe(r.id);
+    expect(parseTaggedId(app.secret, String(mail.headers.get('x-mailtrail-id')))).toBe(r.id);
     expect(mail.subject).toBe('Your order 42');
     expect(mail.headerLines.find((h) => h.key === 'list-unsubscribe-post')?.line).toBe('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
     const listUnsub = mail.headerLines.find((h) => h.key === 'list-unsubscribe')?.line ?? '';
