@@ -150,16 +150,25 @@ export function messageIdHeader(secret: string, messageId: string, domain: strin
   return `<${taggedId(secret, messageId)}@${domain}>`;
 }
 
+function taggedParts(value: string): RegExpExecArray | null {
+  if (typeof value !== 'string' || value.length > 1000) return null;
+  const bare = value.trim().replace(/^<(.*)>$/, '$1').trim();
+  const at = bare.lastIndexOf('@');
+  return TAGGED.exec((at < 0 ? bare : bare.slice(0, at)).toLowerCase());
+}
+
+/** Whether a value has the shape of a tagged id, whether or not its tag verifies. */
+export function hasTag(value: string): boolean {
+  return taggedParts(value) !== null;
+}
+
 /**
  * The message UUID of a tagged id whose tag verifies (constant time), given as `uuid.tag`,
  * `uuid.tag@domain` or `<uuid.tag@domain>` in any letter case; null for anything else, an
  * untagged UUID included. Never throws.
  */
 export function parseTaggedId(secret: string, value: string): string | null {
-  if (typeof value !== 'string' || value.length > 1000) return null;
-  const bare = value.trim().replace(/^<(.*)>$/, '$1').trim();
-  const at = bare.lastIndexOf('@');
-  const m = TAGGED.exec((at < 0 ? bare : bare.slice(0, at)).toLowerCase());
+  const m = taggedParts(value);
   if (!m) return null;
   const given = base32Decode(m[2]);
   // Only the canonical spelling: the tag's spare low bits must be zero.

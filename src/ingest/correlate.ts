@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { isUuid } from '../core/ids.js';
 import { addressKey } from '../core/address.js';
-import { parseTaggedId, parseUnsubscribeMailto, parseVerpAddress, verifyToken } from '../core/tokens.js';
+import { hasTag, parseTaggedId, parseUnsubscribeMailto, parseVerpAddress, verifyToken } from '../core/tokens.js';
 import type { DB } from '../db/types.js';
 import type { Report, ReportRecipient } from '../parsers/report.js';
 import type { InboundEnvelope } from './types.js';
@@ -41,9 +41,9 @@ const MACHINE_KINDS = new Set(['bounce', 'delivery-success-dsn', 'auto-reply', '
  * Finds the messages a report is about. Signed identifiers first, each checked by its HMAC:
  * (1) our VERP envelope recipient; then what the returned message says: (2) our tagged
  * Message-ID, (3) the VERP Return-Path, (4) a signed Original-Envelope-Id, (5) a tagged
- * X-Mailtrail-Id. Then unsigned ones, which anyone who has seen or guessed a message id could
- * write: an untagged Message-ID of a message sent before ids were tagged, a bare UUID as ENVID or
- * X-Mailtrail-Id; they count only when a recipient of the report is that message's recipient.
+ * X-Mailtrail-Id. Then unsigned ones, which anyone who has read a message's UUID could write: an
+ * untagged Message-ID, a bare UUID as ENVID or X-Mailtrail-Id; they name only messages sent
+ * before ids were tagged, and only when a recipient of the report is that message's recipient.
  * Tampered or unknown ids name no row and so attach nothing. Whatever attached it, a message
  * only ever gets report recipients that are its own (`assign`).
  */
@@ -79,13 +79,14 @@ export async function correlate(
     if (found.length > 0) return done(rule, found, true);
   }
 
-  const unsignedSteps: Array<[CorrelationRule, () => Promise<Target[]>]> = [
-    ['message-id', () => messagesByMessageId(db, original.message_id)],
-    ['envelope-id', () => messagesByBareId(db, original.original_envelope_id)],
-    ['mailtrail-id', () => messagesByBareId(db, original.mailtrail_id)],
+  const bareMessageId = stripBrackets(original.message_id);
+  const unsignedSteps: Array<[CorrelationRule, 'id' | 'message_id_header', string[]]> = [
+    ['message-id', 'message_id_header', bareMessageId && bareMessageId.length <= 998 ? [bareMessageId, `<${bareMessageId}>`] : []],
+    ['envelope-id', 'id', bareUuid(original.original_envelope_id)],
+    ['mailtrail-id', 'id', bareUuid(original.mailtrail_id)],
   ];
-  for (const [rule, lookup] of unsignedSteps) {
-    const found = agreeing(await lookup(), report);
+  for (const [rule, column, values] of unsignedSteps) {
+    const found = agreeing(await untaggedMessages(db, column, values), report);
     if (found.length > 0) return done(rule, found, false);
   }
 
@@ -134,10 +135,21 @@ function signedEnvid(keys: CorrelateKeys, value: string): string | null {
   return parseVerpAddress(keys.secret, envid, keys.domains) ?? verifyToken(keys.secret, 'verp', envid)?.messageId ?? parseTaggedId(keys.secret, envid);
 }
 
-/** The message a bare UUID names (an unsigned ENVID or X-Mailtrail-Id). */
-async function messagesByBareId(db: Kysely<DB>, value: string): Promise<Target[]> {
+/** A bare UUID (an unsigned ENVID or X-Mailtrail-Id), as a list of none or one. */
+function bareUuid(value: string): string[] {
   const id = stripBrackets(value).toLowerCase();
-  return isUuid(id) ? messagesById(db, [id]) : [];
+  return isUuid(id) ? [id] : [];
+}
+
+/**
+ * The messages an unsigned id may name: only those sent before ids were tagged (their Message-ID
+ * is a bare `<uuid@domain>`). A message sent with a tagged id never handed out a bare one, so a
+ * bare id naming it was written by someone who read its UUID elsewhere (an API answer, a link).
+ */
+async function untaggedMessages(db: Kysely<DB>, column: 'id' | 'message_id_header', values: string[]): Promise<Target[]> {
+  if (values.length === 0) return [];
+  const rows = await db.selectFrom('messages').select(['id', 'tenant_id', 'recipient_key', 'message_id_header']).where(column, 'in', values).execute();
+  return rows.filter((m) => !hasTag(m.message_id_header ?? '')).map((m) => ({ id: m.id, tenant_id: m.tenant_id, recipient_key: m.recipient_key }));
 }
 
 /** Keeps the messages whose recipient a recipient of the report is (the check for unsigned ids). */
@@ -151,16 +163,6 @@ async function messagesById(db: Kysely<DB>, ids: string[], known?: KnownMessages
   if (ids.length === 0) return [];
   if (known && ids.every((id) => known.has(id))) return [...new Set(ids)].map((id) => known.get(id)).filter((m): m is Target => !!m);
   return db.selectFrom('messages').select(['id', 'tenant_id', 'recipient_key']).where('id', 'in', ids).execute();
-}
-
-async function messagesByMessageId(db: Kysely<DB>, messageId: string): Promise<Target[]> {
-  const bare = stripBrackets(messageId);
-  if (!bare || bare.length > 998) return [];
-  return db
-    .selectFrom('messages')
-    .select(['id', 'tenant_id', 'recipient_key'])
-    .where('message_id_header', 'in', [bare, `<${bare}>`])
-    .execute();
 }
 
 function stripBrackets(v: string): string {

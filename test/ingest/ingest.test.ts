@@ -109,6 +109,8 @@ describe(`ingest on ${dialect}`, () => {
 
   it('trusts a bare message id (ENVID, X-Mailtrail-Id) only when the report recipient agrees', async () => {
     const m = await message();
+    // Sent before ids were tagged: bare ids are the only ones it ever handed out.
+    await db().updateTable('messages').set({ message_id_header: `<${m.id}@${DOMAIN}>` }).where('id', '=', m.id).execute();
     const stranger = recipient({ recipient: 'victim@elsewhere.test' });
     for (const original of [{ original_envelope_id: m.id }, { mailtrail_id: m.id }]) {
       const forged = await ingestor.ingest(rawOf(report({ recipients: [stranger] }, original)), env(`postmaster@${DOMAIN}`));
