@@ -1,12 +1,12 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialect, freshDatabase, TEST_SECRET, type TestDatabase } from '../support/app.js';
+import { dialect } from '../support/app.js';
 import { cliEnv, repoRoot, runCli, spawnCli, waitFor } from '../support/cli.js';
+import { cliTestEnv, type CliTestEnv } from '../support/cli-env.js';
+import { freePort } from '../smtp/client.js';
 
 /**
  * Runs the README's "60-second tour" as a newcomer would: terminal 1's commands through the CLI,
@@ -31,15 +31,6 @@ function commands(block: string): string[] {
     .filter(Boolean);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function bash(script: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd, env: cliEnv({}) });
@@ -54,21 +45,16 @@ function bash(script: string, cwd: string): Promise<{ code: number | null; stdou
 
 describe(`README tour on ${dialect}`, () => {
   let dir: string;
-  let pg: TestDatabase | undefined;
+  let setup: CliTestEnv;
   let env: Record<string, string>;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mailtrail-tour-'));
-    env = { MAILTRAIL_DATA_DIR: join(dir, 'data'), MAILTRAIL_LOG_LEVEL: 'info' };
-    if (dialect === 'pg') {
-      pg = await freshDatabase();
-      await pg.database.close();
-      const proofKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-      env = { ...env, DATABASE_URL: pg.url!, MAILTRAIL_SECRET: TEST_SECRET, MAILTRAIL_PROOF_PRIVATE_KEY: proofKey };
-    }
+    setup = await cliTestEnv(join(dir, 'data'), { MAILTRAIL_LOG_LEVEL: 'info' });
+    env = setup.env;
   });
   afterAll(async () => {
     rmSync(dir, { recursive: true, force: true });
-    if (pg) await pg.drop().catch(() => {});
+    await setup?.drop();
   });
 
   it('gives the outputs it promises', async () => {
