@@ -46,7 +46,8 @@ function summary(report: Report): string {
 export async function reprocess(app: App, parser: Parser, opts: ReprocessOptions = {}): Promise<ReprocessProgress> {
   const db = app.database.db;
   const batchSize = opts.batchSize ?? 100;
-  let base = db.selectFrom('raw_reports').where('raw', 'is not', null).where('applied_at', 'is not', null);
+  // SMS receipts and replies (source sms) are not mail: src/sms applies them, the parser never reads them.
+  let base = db.selectFrom('raw_reports').where('raw', 'is not', null).where('applied_at', 'is not', null).where('source', '<>', 'sms');
   if (opts.since) base = base.where('received_at', '>=', opts.since);
   const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const progress: ReprocessProgress = { total: Number(n), scanned: 0, changed: 0, events: 0 };

@@ -50,13 +50,13 @@ export async function sendDue(app: App, signal: AbortSignal): Promise<number> {
  * Takes due messages in one short statement: the rows are locked (SKIP LOCKED, so concurrent
  * workers take disjoint sets) only while their lease is written, never across the network.
  */
-async function claimDue(app: App, limit: number): Promise<Message[]> {
+export async function claimDue(app: App, limit: number, channel: Message['channel'] = 'email'): Promise<Message[]> {
   const now = app.clock.now();
   const { rows } = await sql<Message>`
     update messages set next_attempt_at = ${new Date(now.getTime() + LEASE_MS)}, attempts = attempts + 1
     where id in (
       select id from messages
-      where sent_at is null and channel = 'email' and next_attempt_at <= ${now}
+      where sent_at is null and channel = ${channel} and next_attempt_at <= ${now}
       order by next_attempt_at
       limit ${limit}
       for update skip locked)
@@ -64,13 +64,13 @@ async function claimDue(app: App, limit: number): Promise<Message[]> {
   return rows;
 }
 
-type SuppressionRow = Pick<Suppression, 'id' | 'reason' | 'source' | 'created_at'>;
+export type SuppressionRow = Pick<Suppression, 'id' | 'reason' | 'source' | 'created_at'>;
 
 /**
  * Suppressions of the claimed recipients, in one query (keyed `tenant address`): an address may
  * have been suppressed while its message waited (a bounce or complaint of another message).
  */
-async function suppressionsOf(app: App, batch: readonly Message[]): Promise<Map<string, SuppressionRow>> {
+export async function suppressionsOf(app: App, batch: readonly Message[]): Promise<Map<string, SuppressionRow>> {
   const rows = await app.database.db
     .selectFrom('suppressions')
     .select(['tenant_id', 'address', 'id', 'reason', 'source', 'created_at'])
@@ -80,19 +80,20 @@ async function suppressionsOf(app: App, batch: readonly Message[]): Promise<Map<
   return new Map(rows.map((r) => [`${r.tenant_id} ${r.address}`, r]));
 }
 
+/** Nothing is sent to an address suppressed while its message waited (email and SMS workers). */
+export function writeRejected(app: App, outcomes: OutcomeWriter, msg: Message, suppression: SuppressionRow): void {
+  outcomes.write(msg, {
+    type: 'rejected',
+    occurredAt: app.clock.now(),
+    source: 'send',
+    dedupeKey: 'send:rejected',
+    data: { suppression: { id: suppression.id, reason: suppression.reason, source: suppression.source, since: suppression.created_at } },
+  }, { next_attempt_at: null });
+}
+
 async function sendOne(app: App, transport: Transporter, outcomes: OutcomeWriter, msg: Message, suppression: SuppressionRow | undefined): Promise<void> {
   const log = app.log.child({ role: 'worker', job: 'send', message_id: msg.id });
-  if (suppression) {
-    // Nothing is sent to an address suppressed while its message waited.
-    outcomes.write(msg, {
-      type: 'rejected',
-      occurredAt: app.clock.now(),
-      source: 'send',
-      dedupeKey: 'send:rejected',
-      data: { suppression: { id: suppression.id, reason: suppression.reason, source: suppression.source, since: suppression.created_at } },
-    }, { next_attempt_at: null });
-    return;
-  }
+  if (suppression) return writeRejected(app, outcomes, msg, suppression);
 
   const attempt = msg.attempts;
   const relay = new URL(app.config.MAILTRAIL_SMTP_RELAY_URL ?? 'smtp://unset').host;

@@ -3,6 +3,7 @@ import { ensureEventPartitions } from '../db/partitions.js';
 import { webhookDeliveryJob } from '../webhooks/deliver.js';
 import { sendJob } from '../send/send-job.js';
 import { deliveredJob } from '../send/delivered-job.js';
+import { smsSendJob } from '../sms/send-job.js';
 import { trackingHitsJob } from '../tracking/hits-job.js';
 import { proofCheckpointJob, rawRetentionJob } from '../proof/jobs.js';
 
@@ -11,6 +12,8 @@ export interface Job {
   name: string;
   intervalMs: number;
   run(app: App, signal: AbortSignal): Promise<number>;
+  /** Called once the worker's loops have ended: closes what the job keeps open across runs. */
+  stop?(app: App): Promise<void>;
 }
 
 const partitions: Job = {
@@ -24,7 +27,7 @@ const partitions: Job = {
 
 /** Every job the worker runs; each role of each node may run them all (they take work with SKIP LOCKED). */
 export function workerJobs(): Job[] {
-  return [partitions, proofCheckpointJob, rawRetentionJob, webhookDeliveryJob, sendJob, deliveredJob, trackingHitsJob];
+  return [partitions, proofCheckpointJob, rawRetentionJob, webhookDeliveryJob, sendJob, smsSendJob, deliveredJob, trackingHitsJob];
 }
 
 export interface Worker {
@@ -53,6 +56,7 @@ export function startWorker(app: App, jobs: Job[] = workerJobs()): Worker {
     async stop() {
       controller.abort();
       await Promise.all(loops);
+      await Promise.all(jobs.map((j) => j.stop?.(app)));
     },
   };
 }
