@@ -6,6 +6,7 @@ import { createApiKey, ensureTenant } from './db/tenants.js';
 import { runProof } from './cli/proof.js';
 import { runParse } from './cli/parse.js';
 import { runReprocess } from './cli/reprocess.js';
+import { runUser } from './cli/user.js';
 import { openApp } from './server/bootstrap.js';
 import { ROLES, serve, type Role } from './server/serve.js';
 
@@ -21,11 +22,13 @@ const USAGE = `usage: mailtrail <command>
   proof export|verify|check|checkpoint ...    tamper-evident trail: bundles, offline verification (see: mailtrail proof)
   parse [--json] FILE...|-             classify bounce/complaint files (one JSON line per file with --json); no database
   reprocess [--since DATE]             re-parse stored reports with the current parser; record what changed
+  user create --email E (--tenant NAME | --operator)   dashboard account; password from stdin, else generated and printed once
 `;
 
 const commands: Record<string, Command> = {
   parse: (args) => runParse(args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }),
   reprocess: (args) => runReprocess(args, () => openApp(process.env, { migrate: true }), { stdout: process.stdout, stderr: process.stderr }),
+  user: (args) => runUser(args, () => openApp(process.env, { migrate: true }), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }),
   proof: (args) => runProof(args, { stdout: process.stdout, stderr: process.stderr, env: process.env }),
   serve: async (args) => {
     const { values } = parseArgs({ args, options: { role: { type: 'string', multiple: true } } });

@@ -219,7 +219,46 @@ export interface SmsPartsTable {
   receipt_at: NullableTimestamp;
 }
 
+/** A dashboard account (src/web): a tenant's user, or an operator who sees every tenant. */
+export interface UsersTable {
+  id: string;
+  email: string;
+  role: 'tenant' | 'operator';
+  tenant_id: string | null;
+  /** `scrypt$N$r$p$salt$hash` (base64url), see src/web/password.ts. */
+  password_hash: string;
+  must_change_password: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: CreatedAt;
+  last_login_at: NullableTimestamp;
+  disabled_at: NullableTimestamp;
+}
+
+/** A dashboard session; id is the sha256 of the cookie's token. */
+export interface UserSessionsTable {
+  id: string;
+  user_id: string;
+  csrf: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+}
+
+/** One change made in the dashboard. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  user_id: string | null;
+  user_email: string;
+  tenant_id: string | null;
+  action: string;
+  target: string | null;
+  data: Json;
+  ip: string | null;
+  at: CreatedAt;
+}
+
 export interface DB {
+  users: UsersTable;
+  user_sessions: UserSessionsTable;
+  audit_log: AuditLogTable;
   sms_parts: SmsPartsTable;
   tracking_hits: TrackingHitsTable;
   tenants: TenantsTable;
