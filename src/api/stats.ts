@@ -41,7 +41,7 @@ const StatsGroup = z.object({
 
 const StatsBody = z.object({ from: z.string(), to: z.string(), group_by: z.string().nullable(), groups: z.array(StatsGroup) });
 
-interface Row {
+export interface Row {
   key: string | null;
   status: string;
   stage: number;
@@ -103,7 +103,7 @@ export function statsRoutes(app: App) {
   ];
 }
 
-function groupStats(rows: readonly Row[]): Array<z.output<typeof StatsGroup>> {
+export function groupStats(rows: readonly Row[]): Array<z.output<typeof StatsGroup>> {
   const groups = new Map<string | null, Row[]>();
   for (const r of rows) groups.set(r.key, [...(groups.get(r.key) ?? []), r]);
   return [...groups].map(([key, rs]) => {

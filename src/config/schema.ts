@@ -202,6 +202,13 @@ export const SETTINGS = {
     description: 'Age of a hit before it becomes an opened/clicked event, so a scanner that hits every link at once is seen as one burst.',
   }),
   MAILTRAIL_METRICS: setting({ schema: bool, default: 'true', description: 'Serve Prometheus metrics at /metrics.' }),
+  MAILTRAIL_UI: setting({ schema: bool, default: 'true', description: 'Serve the dashboard (HTTP role) at MAILTRAIL_UI_PATH; accounts: `mailtrail user create`.' }),
+  MAILTRAIL_UI_PATH: setting({
+    schema: z.string().regex(/^\/[a-z0-9][a-z0-9/_-]*[a-z0-9]$|^\/[a-z0-9]$/, 'must be a path like /ui (lower-case letters, digits, - _ /, no trailing slash)'),
+    default: '/ui',
+    description: 'Path the dashboard is served under.',
+  }),
+  MAILTRAIL_UI_SESSION_TTL: setting({ schema: duration, default: '12h', description: 'Lifetime of a dashboard session (server-side; logout ends it at once).' }),
   MAILTRAIL_PROOF_PRIVATE_KEY: setting({
     schema: z.string().min(1).optional(),
     secret: true,

@@ -4,6 +4,7 @@ import type { App } from '../app.js';
 import { registerApi } from '../api/register.js';
 import { registerProof } from '../proof/http.js';
 import { registerTracking } from '../tracking/routes.js';
+import { registerDashboard } from '../web/plugin.js';
 
 /**
  * The HTTP role without listening: tests use `inject`, `serve` calls `listen`. Every response
@@ -43,6 +44,7 @@ export async function buildHttp(app: App): Promise<FastifyInstance> {
   await registerApi(http, app);
   await registerProof(http, app);
   await registerTracking(http, app);
+  if (app.config.MAILTRAIL_UI) await registerDashboard(http, app);
   http.get('/healthz', async () => ({ ok: true }));
   http.get('/readyz', async (_req, reply) => {
     const ok = await app.database.ping();
