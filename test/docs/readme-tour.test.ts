@@ -60,7 +60,12 @@ describe(`README tour on ${dialect}`, () => {
   it('gives the outputs it promises', async () => {
     const [terminal1, terminal2] = tourBlocks();
     // `npm ci` has run (the suite runs under it); `npm start` is `mailtrail serve`.
-    expect(commands(terminal1)).toEqual(['npm ci', 'npx mailtrail apikey create --tenant acme', 'npm start']);
+    expect(commands(terminal1)).toEqual([
+      'npm ci',
+      'npx mailtrail apikey create --tenant acme',
+      'npx mailtrail user create --email you@example.com --operator',
+      'npm start',
+    ]);
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
     expect(pkg.scripts.start).toBe('node dist/cli.js serve');
     expect(pkg.bin.mailtrail).toBe('dist/cli.js');
@@ -68,6 +73,9 @@ describe(`README tour on ${dialect}`, () => {
     const created = await runCli(['apikey', 'create', '--tenant', 'acme'], env);
     expect(created.code, created.stderr).toBe(0);
     const key = created.stdout.trim();
+    // In a terminal the password is generated and printed; a test has no terminal, so it gives one.
+    const user = await runCli(['user', 'create', '--email', 'you@example.com', '--operator'], env, 'tour-password-0123\n');
+    expect(user.code, user.stderr).toBe(0);
 
     const [httpPort, smtpPort] = [await freePort(), await freePort()];
     const server = spawnCli(['serve'], { ...env, MAILTRAIL_HTTP_PORT: String(httpPort), MAILTRAIL_SMTP_PORT: String(smtpPort) });
