@@ -258,6 +258,37 @@ describe(`sending through a real SMTP relay on ${dialect}`, () => {
     expect(sup?.reason).toBe('userunknown');
   });
 
+  it('refuses a quoted local part the mail library would rewrite, and sends the accepted ones exactly as stored', async () => {
+    for (const recipient of ['"x>,<victim@evil.example"@example.net', '"a\\"b"@example.net', '" padded"@example.net', '"a,b"@example.net']) {
+      const r = await submit(recipient);
+      expect(r.ok, recipient).toBe(false);
+      if (!r.ok) expect(r.issues.map((i) => i.path.join('.'))).toEqual(['recipient']);
+    }
+    // Quotes that change nothing are dropped: stored, keyed and sent as the plain address.
+    const plain = await submit('"quoted.plain"@example.test');
+    if (!plain.ok) throw new Error('submit failed');
+    await sendDue(app, worker.signal);
+    expect((await message(plain.id)).recipient).toBe('quoted.plain@example.test');
+    expect(receivedFor(plain.id).map((got) => got.rcptTo)).toEqual([['quoted.plain@example.test']]);
+  });
+
+  it('never suppresses an address over a syntax answer to our own envelope', async () => {
+    relay.answers.set('syntax-victim', { code: 501, message: '5.1.3 Bad recipient address syntax' });
+    const r = await submit('syntax-victim@example.test');
+    if (!r.ok) throw new Error('submit failed');
+    await sendDue(app, worker.signal);
+    const e = (await listMessageEvents(app.database.db, r.id)).find((x) => x.type === 'bounced');
+    expect(e?.data).toMatchObject({ synchronous: true, reason: 'syntaxerror', replycode: '501' });
+    expect(await app.database.db.selectFrom('suppressions').select('id').where('address', '=', 'syntax-victim@example.test').executeTakeFirst()).toBeUndefined();
+    relay.answers.delete('syntax-victim');
+    // The relay's own parser (smtp-server) refuses a quoted local part with a space: 501, our envelope.
+    const spaced = await submit('"quoted spaced"@example.test');
+    if (!spaced.ok) throw new Error('submit failed');
+    await sendDue(app, worker.signal);
+    expect(await message(spaced.id)).toMatchObject({ recipient: '"quoted spaced"@example.test', status: 'bounced' });
+    expect(await app.database.db.selectFrom('suppressions').select('id').where('address', '=', '"quoted spaced"@example.test').executeTakeFirst()).toBeUndefined();
+  });
+
   it('defers on a 4xx and retries after the backoff until the relay takes it', async () => {
     relay.answers.set('greylisted', { code: 451, message: '4.7.1 Greylisted, try again later' });
     const r = await submit('greylisted@example.test');
