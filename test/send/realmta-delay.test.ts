@@ -51,7 +51,7 @@ describe.skipIf(unavailable !== null)(`delay notices for mail the send worker ha
     'asks for DELAY; the delay DSN is a deferred event that re-arms the window; the final failure bounces',
     async () => {
       const db = t.app.database.db;
-      const ours = [];
+      const ours: Array<{ id: string; recipient: string }> = [];
       for (const recipient of ['full@remote-mx.test', `someone-${Date.now()}@down.test`]) {
         const r = await submitMessage(t.app, tenantId, { recipient, from: 'news@acme.test', subject: 'Your order', text: 'Shipped.' });
         if (!r.ok) throw new Error('submit failed');
