@@ -133,9 +133,19 @@ function contextReason(f: Finding, status: string): Reason | '' {
   return '';
 }
 
-/** The Status to report: the Status field unless the diagnostic names a more precise one. */
+/**
+ * The Status to report: the Status field unless the diagnostic names a more precise one. A
+ * delay warning is a temporary failure whatever code its text quotes (RFC 3464 §2.3.3).
+ */
 function effectiveStatus(field: string, diag: string, replycode: string, action: string): string {
-  const inDiag = findStatus(diag);
+  const status = statusOf(field, diag, replycode, action);
+  return action === 'delayed' && status[0] === '5' ? `4${status.slice(1)}` : status;
+}
+
+function statusOf(field: string, diag: string, replycode: string, action: string): string {
+  const found = findStatus(diag);
+  // A success code quoted in the text of a failure or a warning is history, not this outcome.
+  const inDiag = found[0] === '2' && (action === 'failed' || action === 'delayed') ? '' : found;
   const clean = /^[245]\.\d{1,3}\.\d{1,3}$/.test(field) ? field : '';
   if (clean && !(clean.endsWith('.0.0') && inDiag && inDiag[0] === clean[0])) return clean;
   if (inDiag) return inDiag;

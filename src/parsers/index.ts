@@ -3,6 +3,7 @@ import { parseFeedback } from './arf.js';
 import { parseAutoReply } from './autoreply.js';
 import { classify } from './classify.js';
 import type { ClassifyOptions, Finding } from './classify.js';
+import { delayNotice } from './delay-notice.js';
 import { looksLikeDeliveryStatus, parseDeliveryStatus } from './dsn.js';
 import type { DsnMessageFields } from './dsn.js';
 import { buildView, viewOf } from './message-view.js';
@@ -64,6 +65,7 @@ function parseView(view: MessageView, depth: number, options: ClassifyOptions): 
       const listed = failedRecipientsHeader(view);
       if (findings.length === 1 && listed.length === 1 && !findings[0].recipient) findings[0].recipient = listed[0];
       fillFromText(findings, view, exclusions(view));
+      markDelayed(findings.filter((f) => !f.action), head.subject, view);
       return build(head, 'rfc3464', findings, extractOriginal(view, fields), options);
     }
   }
@@ -98,7 +100,19 @@ function parseView(view: MessageView, depth: number, options: ClassifyOptions): 
     }
     return { ...emptyReport('unknown', 'text', 'looks like a bounce but names no recipient'), ...head, original: extractOriginal(view, noDsn) };
   }
+  markDelayed(findings, head.subject, view);
   return build(head, 'text', findings, extractOriginal(view, noDsn), options);
+}
+
+/** Findings with no Action of their own take the report's: `delayed` when it is a warning. */
+function markDelayed(findings: Finding[], subject: string, view: MessageView): void {
+  if (!findings.length) return;
+  const warning = delayNotice(subject, view.text);
+  if (!warning) return;
+  for (const f of findings) {
+    f.action = 'delayed';
+    f.evidence.push({ rule: 'text:delay-notice', matched: warning.slice(0, 200) });
+  }
 }
 
 /**

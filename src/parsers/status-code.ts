@@ -94,9 +94,17 @@ export function reasonFromStatus(status: string): Reason | '' {
   return BY_DETAIL[m[2]] ?? '';
 }
 
+/**
+ * An enhanced status code stands alone: after a space, a line start, the reply code
+ * ("550-5.1.1") or the punctuation that opens a code ("(#5.1.1)", "[5.1.1]", "smtp; 5.1.1").
+ * A number glued to a word ("v4.2.1", "Postfix/2.1.1") or after a product or version word
+ * ("Postfix 2.11.3", "Exim 4.94.2", "version 2.2.1") is a software version, not a status.
+ */
+const STATUS_AT = /(?=[245]\.)(?<![\w./])(?<![A-Za-z]-)(?<!\b(?:version|ver|v|release|build|rev|revision|postfix|exim|sendmail|qmail|courier|opensmtpd|smtpd|exchange|domino|zimbra|dovecot|haraka|mdaemon|communigate|kerio|icewarp|james|mailenable|zmailer|smail|amavisd?(?:-new)?|spamassassin|clamav)\.?:?\s{1,3})([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)/i;
+
 /** Finds the first enhanced status code in a text, e.g. "550 5.1.1 <a@b>" → "5.1.1". */
 export function findStatus(text: string): string {
-  const m = /(?:^|[^\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)/.exec(text);
+  const m = STATUS_AT.exec(text);
   return m ? m[1] : '';
 }
 
