@@ -43,10 +43,26 @@ export const PARSE_CRASH = 'parse_crash';
 
 /** Threads that die before they load, in a row, before the pool gives up and parses inline. */
 const MAX_START_FAILURES = 3;
+/**
+ * Messages handed to one thread at a time. The thread works through them in order; more than
+ * one keeps it busy while this event loop is held up elsewhere (a store on embedded Postgres runs
+ * on it), where one at a time made every message wait for a turn of the loop. Few, because the
+ * ones queued behind a slow message wait for it (at most its budget) before they move on.
+ */
+const PER_THREAD = 4;
+/**
+ * A message still on its thread after this long is slow: the ones queued behind it go to another
+ * thread (whichever thread gets to one first answers it), and the slow thread gets no more.
+ */
+const SLOW_MS = 50;
 
 interface Job {
   id: number;
   raw: Buffer;
+  /** Answered: a copy that another thread reaches later is ignored. */
+  done: boolean;
+  /** Handed to a second thread because the first was held up by a slow message. */
+  moved: boolean;
   resolve(report: Report): void;
 }
 
@@ -55,8 +71,13 @@ interface Slot {
   ready: boolean;
   /** Set once the pool itself ends the thread: its exit is expected. */
   retired: boolean;
-  job: Job | null;
+  /** Handed over, in the order the thread parses them: the first is the one it is on. */
+  jobs: Job[];
+  /** The budget of jobs[0]. */
   timer: NodeJS.Timeout | null;
+  /** Fires when jobs[0] turns slow. */
+  slowTimer: NodeJS.Timeout | null;
+  slow: boolean;
 }
 
 export function createParsePool(opts: ParsePoolOptions): ParsePool {
@@ -77,7 +98,7 @@ export function createParsePool(opts: ParsePoolOptions): ParsePool {
   let drained: (() => void) | null = null;
 
   function spawn(): void {
-    const slot: Slot = { worker: openWorker(opts.maxHeapMb), ready: false, retired: false, job: null, timer: null };
+    const slot: Slot = { worker: openWorker(opts.maxHeapMb), ready: false, retired: false, jobs: [], timer: null, slowTimer: null, slow: false };
     slots.add(slot);
     // A thread waiting for work must not keep the process alive; one with a job has its timer.
     slot.worker.unref();
@@ -85,20 +106,17 @@ export function createParsePool(opts: ParsePoolOptions): ParsePool {
       if (m === 'ready') {
         slot.ready = true;
         startFailures = 0;
-        dispatch();
-      } else if (slot.job && m.id === slot.job.id) {
-        const job = slot.job;
-        release(slot);
-        job.resolve(m.report);
-        dispatch();
+      } else if (slot.jobs[0]?.id === m.id) {
+        const job = slot.jobs.shift()!;
+        armHead(slot);
+        answer(job, m.report);
       }
+      dispatch();
     });
     slot.worker.on('error', (err) => log?.error({ err, code: 'MT_ERR_PARSE_WORKER' }, 'parse thread failed'));
     slot.worker.on('exit', (exitCode) => {
       if (slot.retired) return;
-      slots.delete(slot);
-      const job = slot.job;
-      release(slot);
+      const [job, ...behind] = end(slot);
       if (!slot.ready) {
         // The thread could not even load: not the message's fault. Give it a few more tries,
         // then parse on the event loop rather than turn every message into `unknown`.
@@ -109,42 +127,91 @@ export function createParsePool(opts: ParsePoolOptions): ParsePool {
       } else if (job) {
         given?.inc({ reason: PARSE_CRASH });
         log?.warn({ code: 'MT_ERR_PARSE_CRASH', exitCode, size: job.raw.length }, 'parse thread died on a message; stored unparsed');
-        job.resolve(unknownReport(`${PARSE_CRASH}: the parser thread died (exit code ${exitCode}) on this message`));
+        answer(job, unknownReport(`${PARSE_CRASH}: the parser thread died (exit code ${exitCode}) on this message`));
       }
+      requeue(behind);
       if (!inline && !closed) spawn();
       dispatch();
     });
   }
 
-  function release(slot: Slot): void {
+  /** Takes a thread out of the pool; returns the jobs it had, the one it was on first. */
+  function end(slot: Slot): Job[] {
+    slots.delete(slot);
+    clearTimers(slot);
+    return slot.jobs.splice(0);
+  }
+
+  function clearTimers(slot: Slot): void {
     if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = null;
-    slot.job = null;
+    if (slot.slowTimer) clearTimeout(slot.slowTimer);
+    slot.timer = slot.slowTimer = null;
+  }
+
+  function answer(job: Job, report: Report): void {
+    if (job.done) return;
+    job.done = true;
+    job.resolve(report);
+  }
+
+  /** Jobs a thread had not started go back to the front of the queue, unless already elsewhere. */
+  function requeue(jobs: Job[]): void {
+    queue.unshift(...jobs.filter((j) => !j.done && !j.moved));
+  }
+
+  /**
+   * Starts the budget of the job the thread is on. Armed when this loop learns the previous job
+   * is done, which may be later than the thread started it: the budget is never shorter than set.
+   */
+  function armHead(slot: Slot): void {
+    clearTimers(slot);
+    slot.slow = false;
+    const job = slot.jobs[0];
+    if (!job) return;
+    slot.timer = setTimeout(() => overBudget(slot, job), opts.timeoutMs);
+    if (slot.jobs.length > 1 || queue.length > 0) slot.slowTimer = setTimeout(() => turnedSlow(slot, job), SLOW_MS);
+  }
+
+  function turnedSlow(slot: Slot, job: Job): void {
+    if (slot.jobs[0] !== job) return;
+    slot.slow = true;
+    const behind = slot.jobs.slice(1).filter((j) => !j.done && !j.moved);
+    for (const j of behind) j.moved = true;
+    queue.unshift(...behind);
+    dispatch();
   }
 
   function dispatch(): void {
     // No thread left to take them (they would not start, or the pool is closing).
-    if (inline || slots.size === 0) for (const job of queue.splice(0)) job.resolve(parse(job.raw));
-    for (const slot of slots) {
-      if (queue.length === 0) break;
-      if (!slot.ready || slot.job) continue;
+    if (inline || slots.size === 0) for (const job of queue.splice(0)) answer(job, parse(job.raw));
+    while (queue.length > 0) {
+      let best: Slot | null = null;
+      for (const slot of slots) {
+        if (slot.ready && !slot.slow && slot.jobs.length < PER_THREAD && (!best || slot.jobs.length < best.jobs.length)) best = slot;
+      }
+      if (!best) break;
       const job = queue.shift()!;
-      slot.job = job;
-      slot.timer = setTimeout(() => overBudget(slot, job), opts.timeoutMs);
-      slot.worker.postMessage({ id: job.id, raw: job.raw } satisfies ParseRequest);
+      best.jobs.push(job);
+      if (best.jobs.length === 1) armHead(best);
+      else if (!best.slowTimer) {
+        const head = best.jobs[0];
+        best.slowTimer = setTimeout(() => turnedSlow(best!, head), SLOW_MS);
+      }
+      best.worker.postMessage({ id: job.id, raw: job.raw } satisfies ParseRequest);
     }
-    if (drained && queue.length === 0 && ![...slots].some((s) => s.job)) drained();
+    if (drained && queue.length === 0 && ![...slots].some((s) => s.jobs.length > 0)) drained();
   }
 
   function overBudget(slot: Slot, job: Job): void {
-    if (slot.job !== job) return;
-    release(slot);
+    if (slot.jobs[0] !== job) return;
     slot.retired = true;
-    slots.delete(slot);
+    const [, ...behind] = end(slot);
     void slot.worker.terminate();
     given?.inc({ reason: PARSE_TIMEOUT });
     log?.warn({ code: 'MT_ERR_PARSE_TIMEOUT', size: job.raw.length, budget_ms: opts.timeoutMs }, 'message not parsed within its budget; stored unparsed');
-    job.resolve(unknownReport(`${PARSE_TIMEOUT}: not parsed within ${opts.timeoutMs} ms`));
+    answer(job, unknownReport(`${PARSE_TIMEOUT}: not parsed within ${opts.timeoutMs} ms`));
+    // The ones behind it were never started: another thread takes them.
+    requeue(behind);
     if (!closed) spawn();
     dispatch();
   }
@@ -155,7 +222,7 @@ export function createParsePool(opts: ParsePoolOptions): ParsePool {
     parse(raw) {
       if (closed) return Promise.resolve(parse(raw));
       return new Promise<Report>((resolve) => {
-        queue.push({ id: nextId++, raw, resolve });
+        queue.push({ id: nextId++, raw, done: false, moved: false, resolve });
         dispatch();
       });
     },

@@ -4,9 +4,7 @@
   function draw(root) {
     if (typeof uPlot === 'undefined') return;
     root.querySelectorAll('[data-series]').forEach(function (el) {
-      var src = document.getElementById(el.getAttribute('data-series'));
-      if (!src) return;
-      var s = JSON.parse(src.textContent);
+      var s = JSON.parse(el.getAttribute('data-series'));
       var xs = s.buckets.map(function (b) { return Date.parse(b) / 1000; });
       var names = Object.keys(s.counts);
       var series = [{}].concat(names.map(function (n) { return { label: n, stroke: colors[n] || '#333', width: 2 }; }));

@@ -1,0 +1,172 @@
+/// <reference lib="dom" />
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verpAddress } from '../../src/core/tokens.js';
+import { ensureTenant } from '../../src/db/tenants.js';
+import { serve, type Running } from '../../src/server/serve.js';
+import { createUser } from '../../src/web/accounts.js';
+import { repoRoot } from '../support/cli.js';
+import { dialect, testApp, TEST_SECRET, type TestApp } from '../support/app.js';
+import { insertMessage } from '../support/messages.js';
+import { freePort, session } from '../smtp/client.js';
+import { postfixDsn } from '../smtp/dsn.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`test/web/dashboard: skipped, ${CHROMIUM} is absent (apt-get install chromium; CI installs it)`);
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const PASSWORD = 'a long dashboard password';
+const XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">';
+
+describe.skipIf(!haveChromium)(`dashboard in Chromium on ${dialect}`, () => {
+  let t: TestApp;
+  let running: Running;
+  let browser: Browser;
+  let page: Page;
+  let base: string;
+  let smtpPort: number;
+  let mine: { id: string; verp: string; recipient: string };
+  let theirs: string;
+  const problems: string[] = [];
+  /** Set while a test provokes an error answer on purpose (a wrong password, another tenant's page). */
+  let provoking = false;
+
+  beforeAll(async () => {
+    smtpPort = await freePort();
+    const httpPort = await freePort();
+    t = await testApp({ MAILTRAIL_HTTP_HOST: '127.0.0.1', MAILTRAIL_HTTP_PORT: String(httpPort), MAILTRAIL_SMTP_HOST: '127.0.0.1', MAILTRAIL_SMTP_PORT: String(smtpPort) });
+    running = await serve(t.app, ['http', 'smtp']);
+    base = `http://127.0.0.1:${httpPort}/ui`;
+    const db = t.app.database.db;
+    const acme = await ensureTenant(db, 'acme');
+    const other = await ensureTenant(db, 'other');
+    await createUser(db, { email: 'ann@acme.test', tenantId: acme.id, password: PASSWORD, mustChange: false });
+    const recipient = 'gone@remote.test';
+    const id = await insertMessage(db, acme.id, recipient);
+    mine = { id, recipient, verp: verpAddress(TEST_SECRET, id, 'bounces.test') };
+    theirs = await insertMessage(db, other.id, 'secret@other.test');
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('console', (m) => {
+      if (provoking) return;
+      if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`${m.text()} (${m.location().url})`);
+    });
+    page.on('response', (r) => {
+      if (provoking) return;
+      if (r.status() === 404) problems.push(`404 ${r.url()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await running?.stop();
+    await t?.close();
+  });
+
+  /** axe-core in the page: no WCAG 2 A/AA violation. Evaluated over CDP, so the page's CSP stays on. */
+  async function expectAccessible(): Promise<void> {
+    await page.evaluate(axeSource);
+    const violations = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; nodes: Array<{ html: string }> }> }> } }).axe;
+      const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+      return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.html).join(' | ')}`);
+    });
+    expect(violations).toEqual([]);
+  }
+
+  it('sends an anonymous visitor to the login page, which is accessible', async () => {
+    await page.goto(`${base}/`);
+    expect(new URL(page.url()).pathname).toBe('/ui/login');
+    await expectAccessible();
+  });
+
+  it('refuses a wrong password', async () => {
+    provoking = true;
+    await page.fill('#email', 'ann@acme.test');
+    await page.fill('#password', 'not the password');
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.textContent('.error')).toMatch(/wrong password/);
+    provoking = false;
+  });
+
+  it('logs in, sets a hardened cookie, and shows the overview', async () => {
+    await page.fill('#email', 'ann@acme.test');
+    await page.fill('#password', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('h1:text("Overview")');
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'mt_session')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/ui' });
+    expect(await page.textContent('[data-testid=count-sent]')).toBe('1');
+    expect(await page.textContent('[data-testid=count-bounced]')).toBe('0');
+    await expectAccessible();
+  });
+
+  it('updates the overview live when a bounce arrives over SMTP', async () => {
+    // Marks this document: a reload would lose it, so the change must come through the stream.
+    await page.evaluate(() => ((window as unknown as { __same: boolean }).__same = true));
+    const c = await session(smtpPort);
+    const replies = await c.send('', [mine.verp], postfixDsn({ to: mine.verp, recipient: mine.recipient, diagnostic: `smtp; 550 5.1.1 ${XSS} user unknown` }));
+    expect(replies.at(-1)).toMatch(/^250/);
+    await page.waitForFunction(() => document.querySelector('[data-testid=count-bounced]')?.textContent === '1', undefined, { timeout: 20_000 });
+    expect(await page.textContent('[data-testid=count-sent]')).toBe('0');
+    expect(await page.evaluate(() => (window as unknown as { __same?: boolean }).__same)).toBe(true);
+    // The chart is drawn by uPlot from the data beside its table.
+    await page.waitForSelector('.chart .uplot', { timeout: 5_000 }).catch(async () => {
+      const why = await page.evaluate(() => document.querySelector('.chart')?.outerHTML.slice(0, 200));
+      throw new Error(`${why} no chart; page problems: ${problems.join('; ')}`);
+    });
+    mkdirSync(resolve(repoRoot, 'docs/img'), { recursive: true });
+    await page.screenshot({ path: resolve(repoRoot, 'docs/img/dashboard-overview.png'), fullPage: true });
+  });
+
+  it('finds the message, shows its timeline with the diagnostic as text, and is accessible', async () => {
+    await page.goto(`${base}/messages?recipient=${encodeURIComponent(mine.recipient)}`);
+    await expectAccessible();
+    await page.click(`a[href="/ui/messages/${mine.id}"]`);
+    await page.waitForSelector('[data-testid=status]:text("bounced")');
+    const diagnostic = await page.textContent('[data-testid=diagnostic]');
+    expect(diagnostic).toContain('<script>window.__xss = 1</script>');
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.locator('.diagnostic script, .diagnostic img').count()).toBe(0);
+    await expectAccessible();
+    await page.screenshot({ path: resolve(repoRoot, 'docs/img/dashboard-message.png'), fullPage: true });
+  });
+
+  it('shows the raw report, escaped, and offers it for download', async () => {
+    await page.click('a:text("Raw report")');
+    await page.waitForSelector('[data-testid=raw]');
+    expect(await page.textContent('[data-testid=raw]')).toContain(XSS);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    await expectAccessible();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('a:text("Download the raw report")')]);
+    expect(download.suggestedFilename()).toMatch(/^report-\d+\.eml$/);
+  });
+
+  it("answers 404 for another tenant's message", async () => {
+    provoking = true;
+    const r = await page.goto(`${base}/messages/${theirs}`);
+    expect(r?.status()).toBe(404);
+    expect(await page.textContent('body')).not.toContain('secret@other.test');
+    await expectAccessible();
+    provoking = false;
+  });
+
+  it('ran without a CSP violation or script error', () => {
+    expect(problems).toEqual([]);
+  });
+
+  it('logs out: the session ends on the server', async () => {
+    await page.goto(`${base}/`);
+    const cookieBefore = (await page.context().cookies()).find((c) => c.name === 'mt_session')!;
+    await page.click('button:text("Log out")');
+    await page.waitForSelector('h1:text("Log in")');
+    // Replaying the old cookie gets the login page: the server forgot the session.
+    const r = await fetch(`${base}/`, { headers: { cookie: `mt_session=${cookieBefore.value}` }, redirect: 'manual' });
+    expect(r.status).toBe(302);
+    expect(r.headers.get('location')).toMatch(/^\/ui\/login/);
+  });
+});
