@@ -59,10 +59,20 @@ const DELIVERY = ['bounced', 'delivered'] as const;
 const PENDING = ['deferred', 'sent', 'queued'] as const;
 
 /**
+ * A `delivered` the no-bounce timer inferred (no report said so) is a guess: a delay notice
+ * dated after it proves the relay is still trying, so the guess no longer stands.
+ */
+export function isInferredDelivery(e: StatusEvent): boolean {
+  const basis = e.data?.basis;
+  return e.type === 'delivered' && typeof basis === 'string' && basis.startsWith('no-bounce');
+}
+
+/**
  * Derives a message's status from all of its events, in any order. Rules (DESIGN.md):
  * nothing-sent outcomes are final; feedback > engagement > delivery; a bounce beats delivered
  * (asynchronous bounce); clicked beats opened; a later deferral after `sent` shows `deferred`
- * and a later `sent` after a deferral shows `sent`.
+ * and a later `sent` after a deferral shows `sent`; a delivery only inferred from the no-bounce
+ * window gives way to a later deferral.
  *
  * @example deriveStatus([{type:'sent',...},{type:'delivered',...},{type:'bounced',...}]).status === 'bounced'
  */
@@ -83,9 +93,13 @@ export function deriveStatus(events: readonly StatusEvent[]): DerivedStatus {
     pick(TERMINAL_SUBMISSION) ??
     pick(FEEDBACK) ??
     pick(ENGAGEMENT, countsAsEngagement) ??
-    pick(DELIVERY) ??
+    pick(DELIVERY, (e) => !isInferredDelivery(e) || !deferredAfter(e)) ??
     latestPending(events);
   return decided ?? { status: 'queued', stage: 0, since: null };
+
+  function deferredAfter(e: StatusEvent): boolean {
+    return events.some((d) => d.type === 'deferred' && d.occurredAt > e.occurredAt);
+  }
 }
 
 function latestPending(events: readonly StatusEvent[]): DerivedStatus | null {

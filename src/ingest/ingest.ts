@@ -174,5 +174,23 @@ async function applyPlans(trx: Transaction<DB>, app: App, plans: ReadonlyArray<r
     fresh.push({ message: flat[i].message, inserted: r.inserted });
   }
   await suppressAfter(trx, fresh, app.config.MAILTRAIL_SOFT_BOUNCE_LIMIT, app.clock.now());
+  await rearmAfterDelay(trx, app, fresh);
   return written;
+}
+
+/**
+ * A delay notice for a sent message whose no-bounce window already closed (it may read
+ * `delivered` on that guess): the relay is still trying, so the window opens again
+ * (src/send/delivered-job.ts decides when it closes).
+ */
+async function rearmAfterDelay(trx: Transaction<DB>, app: App, fresh: ReadonlyArray<{ message: Target; inserted: ReadonlyArray<{ type: string }> }>): Promise<void> {
+  const ids = fresh.filter((f) => f.inserted.some((e) => e.type === 'deferred')).map((f) => f.message.id);
+  if (ids.length === 0) return;
+  await trx
+    .updateTable('messages')
+    .set({ next_attempt_at: new Date(app.clock.now().getTime() + app.config.MAILTRAIL_DELIVERED_AFTER) })
+    .where('id', 'in', ids)
+    .where('sent_at', 'is not', null)
+    .where('next_attempt_at', 'is', null)
+    .execute();
 }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { App } from '../app.js';
+import { isInferredDelivery } from '../core/status.js';
 import { appendEvents } from '../db/events.js';
 import type { Job } from '../server/worker.js';
 
@@ -40,15 +41,21 @@ export async function markDelivered(app: App, limit = 500): Promise<number> {
       await trx.selectFrom('tenants').select('id').where('id', '=', tenantId).forNoKeyUpdate().execute();
       const facts = await trx
         .selectFrom('events')
-        .select(['message_id', 'type', 'occurred_at'])
+        .select(['message_id', 'type', 'occurred_at', 'data'])
         .where('message_id', 'in', messages.map((m) => m.id))
         .where('type', 'in', ['bounced', 'delivered', 'deferred'])
         .execute();
       for (const m of messages) {
         const mine = facts.filter((f) => f.message_id === m.id);
-        const settled = mine.some((f) => f.type === 'bounced' || f.type === 'delivered');
+        const delays = mine.filter((f) => f.type === 'deferred' && f.occurred_at > m.sent_at).map((f) => f.occurred_at.getTime());
+        const lastDelay = delays.length ? Math.max(...delays) : 0;
+        // Settled by a report, or by an inferred delivery no delay notice came after.
+        const settled = mine.some(
+          (f) => f.type === 'bounced' || (f.type === 'delivered' && !(isInferredDelivery({ type: 'delivered', occurredAt: f.occurred_at, data: f.data }) && f.occurred_at.getTime() < lastDelay)),
+        );
+        const inferredBefore = mine.some((f) => f.type === 'delivered');
         // A delay notice after sending: the relay is still trying, so wait another window.
-        const delayed = mine.some((f) => f.type === 'deferred' && f.occurred_at > m.sent_at);
+        const delayed = lastDelay > 0;
         if (!settled && delayed && now.getTime() - m.sent_at.getTime() < RELAY_GIVE_UP_MS) {
           await trx.updateTable('messages').set({ next_attempt_at: new Date(now.getTime() + app.config.MAILTRAIL_DELIVERED_AFTER) }).where('id', '=', m.id).execute();
           continue;
@@ -59,7 +66,8 @@ export async function markDelivered(app: App, limit = 500): Promise<number> {
               type: 'delivered',
               occurredAt: now,
               source: 'timer',
-              dedupeKey: 'delivered:no-bounce-window',
+              // One inference per window: a window re-opened by a later delay notice gets its own.
+              dedupeKey: inferredBefore ? `delivered:no-bounce-after-delay:${lastDelay}` : 'delivered:no-bounce-window',
               data: { basis: delayed ? 'no-bounce-after-delay' : 'no-bounce-window', sent_at: m.sent_at, window_ms: app.config.MAILTRAIL_DELIVERED_AFTER },
             },
           ]);

@@ -30,6 +30,10 @@ describe('deriveStatus: table of cases', () => {
     ['bounce after open: engagement wins', [ev('sent', 1), ev('opened', 2), ev('bounced', 3)], 'opened'],
     ['auto-reply changes nothing', [ev('sent', 1), ev('auto_replied', 2)], 'sent'],
     ['erroneous is final', [ev('erroneous', 0), ev('sent', 1)], 'erroneous'],
+    ['a delay notice after the no-bounce window: the relay is still trying', [ev('sent', 1), ev('delivered', 15, { basis: 'no-bounce-window' }), ev('deferred', 60)], 'deferred'],
+    ['the window passed again after that delay', [ev('sent', 1), ev('delivered', 15, { basis: 'no-bounce-window' }), ev('deferred', 60), ev('delivered', 75, { basis: 'no-bounce-after-delay' })], 'delivered'],
+    ['a success DSN is not undone by a later delay notice', [ev('sent', 1), ev('delivered', 15, { report_id: 7 }), ev('deferred', 60)], 'delivered'],
+    ['a delay notice before the inferred delivery changes nothing', [ev('sent', 1), ev('deferred', 5), ev('delivered', 20, { basis: 'no-bounce-after-delay' })], 'delivered'],
   ];
   it.each(cases)('%s', (_name, events, expected) => {
     const d = deriveStatus(events);

@@ -10,6 +10,7 @@ import { createGroupIngestor, storeBatch } from '../../src/ingest/group-commit.j
 import { createIngestor, type Ingestor } from '../../src/ingest/ingest.js';
 import { prepareReport } from '../../src/ingest/prepare.js';
 import { reprocess } from '../../src/ingest/reprocess.js';
+import { markDelivered } from '../../src/send/delivered-job.js';
 import type { Parser } from '../../src/ingest/types.js';
 import { runReprocess } from '../../src/cli/reprocess.js';
 import type { Report } from '../../src/parsers/report.js';
@@ -324,6 +325,31 @@ describe(`ingest on ${dialect}`, () => {
     const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } } as never;
     expect(await runReprocess(['--since', 'yesterday-ish'], async () => t.app, io, fixed)).toBe(2);
     expect(err.join('')).toMatch(/is not a date/);
+  });
+
+  it('a delay notice after the no-bounce window undoes the guessed delivery and opens the window again', async () => {
+    const m = await message();
+    const sentAt = new Date(now.getTime() - 20 * 60_000);
+    await db().updateTable('messages').set({ sent_at: sentAt, next_attempt_at: now }).where('id', '=', m.id).execute();
+    await markDelivered(t.app);
+    expect(await status(m.id)).toBe('delivered');
+    now = new Date(now.getTime() + 60 * 60_000);
+    const delay = report({ recipients: [recipient({ recipient: m.address, action: 'delayed', status: '4.4.1', replycode: '', diagnostic: 'connect to mx.example.com: Connection timed out', reason: 'expired', bounce_class: 'soft' })] });
+    expect(await ingestor.ingest(rawOf(delay), env(m.verp))).toMatchObject({ correlated: 1, events: 1 });
+    expect(await status(m.id)).toBe('deferred');
+    const armed = await db().selectFrom('messages').select('next_attempt_at').where('id', '=', m.id).executeTakeFirstOrThrow();
+    expect(armed.next_attempt_at).not.toBeNull();
+    // Silence after the delay: delivered again only once the relay would have given up (5 days).
+    now = new Date(now.getTime() + 24 * 3_600_000);
+    await db().updateTable('messages').set({ next_attempt_at: now }).where('id', '=', m.id).execute();
+    await markDelivered(t.app);
+    expect(await status(m.id)).toBe('deferred');
+    now = new Date(sentAt.getTime() + 5 * 86_400_000 + 60_000);
+    await db().updateTable('messages').set({ next_attempt_at: now }).where('id', '=', m.id).execute();
+    await markDelivered(t.app);
+    expect(await status(m.id)).toBe('delivered');
+    const delivered = (await listMessageEvents(db(), m.id)).filter((e) => e.type === 'delivered');
+    expect(delivered.map((e) => (e.data as { basis: string }).basis)).toEqual(['no-bounce-window', 'no-bounce-after-delay']);
   });
 
   it('fails (for the edge to answer 4xx) when the database is unavailable', async () => {
