@@ -11,7 +11,6 @@
  * Each round: inline, drain the applier's backlog, pooled, drain. Prints DSN/s, latencies (end
  * of DATA → 250) and the ratio pooled/inline.
  */
-import { fork } from 'node:child_process';
 import { verpAddress } from '../src/core/tokens.js';
 import { ensureTenant } from '../src/db/tenants.js';
 import { createGroupIngestor } from '../src/ingest/group-commit.js';
@@ -21,6 +20,7 @@ import { startSmtp } from '../src/smtp/listener.js';
 import { dialect, testApp, TEST_SECRET } from '../test/support/app.js';
 import { insertMessage } from '../test/support/messages.js';
 import { freePort, session } from '../test/smtp/client.js';
+import { percentile, smtpLoader, type LoadResult } from './smtp-load-driver.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -28,24 +28,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SLOW_MB = Number(process.env.BENCH_SLOW_MB ?? 4);
 const DOMAIN = 'bounces.test';
 
-interface Result {
-  elapsedMs: number;
-  latencies: number[];
-  replies: Record<string, number>;
-}
-
-const loader = fork(new URL('./smtp-load.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'] });
-function load(port: number, jobs: Array<{ verp: string; recipient: string }>): Promise<Result> {
-  return new Promise((resolve) => {
-    loader.once('message', (m) => resolve(m as Result));
-    loader.send({ port, concurrency: CONCURRENCY, jobs });
-  });
-}
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
+const loader = smtpLoader(CONCURRENCY);
+const load = loader.load;
+const pct = percentile;
 
 const t = await testApp({
   MAILTRAIL_SMTP_HOST: '127.0.0.1',
@@ -92,8 +77,8 @@ async function drain(): Promise<void> {
 }
 
 console.log(`parse pool bench on ${dialect}: ${MESSAGES} DSNs per round, ${CONCURRENCY} clients, ${ROUNDS} rounds A/B, pool of ${app.config.MAILTRAIL_PARSE_WORKERS} threads`);
-const plain = { inline: [] as Result[], pooled: [] as Result[] };
-const withSlow = { inline: [] as Result[], pooled: [] as Result[] };
+const plain = { inline: [] as LoadResult[], pooled: [] as LoadResult[] };
+const withSlow = { inline: [] as LoadResult[], pooled: [] as LoadResult[] };
 const slowMs = { inline: [] as number[], pooled: [] as number[] };
 for (let r = 0; r < ROUNDS; r++) {
   for (const [name, port] of [['inline', inline.port], ['pooled', pooled.port]] as const) {
@@ -107,9 +92,9 @@ for (let r = 0; r < ROUNDS; r++) {
     await drain();
   }
 }
-const rate = (rs: Result[]) => (rs.length * MESSAGES) / (rs.reduce((a, x) => a + x.elapsedMs, 0) / 1000);
-const lat = (rs: Result[]) => rs.flatMap((x) => x.latencies);
-const line = (label: string, rs: Result[]) =>
+const rate = (rs: LoadResult[]) => (rs.length * MESSAGES) / (rs.reduce((a, x) => a + x.elapsedMs, 0) / 1000);
+const lat = (rs: LoadResult[]) => rs.flatMap((x) => x.latencies);
+const line = (label: string, rs: LoadResult[]) =>
   `${label}: ${rate(rs).toFixed(0)} DSN/s, p50 ${pct(lat(rs), 50).toFixed(1)} ms, p99 ${pct(lat(rs), 99).toFixed(1)} ms, max ${Math.max(...lat(rs)).toFixed(0)} ms`;
 console.log(line('inline, plain load       ', plain.inline));
 console.log(line('pooled, plain load       ', plain.pooled));
@@ -118,7 +103,7 @@ console.log(line('inline, one slow message ', withSlow.inline) + `; the slow one
 console.log(line('pooled, one slow message ', withSlow.pooled) + `; the slow one answered in ${slowMs.pooled.map((m) => m.toFixed(0)).join(', ')} ms`);
 console.log(`ratio pooled/inline (one slow message): ${(rate(withSlow.pooled) / rate(withSlow.inline)).toFixed(2)}; p99 ${(pct(lat(withSlow.pooled), 99) / pct(lat(withSlow.inline), 99)).toFixed(2)}`);
 
-loader.kill();
+loader.close();
 await inline.stop();
 await pooled.stop();
 await inlineIngestor.stop();

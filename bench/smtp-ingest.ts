@@ -8,7 +8,6 @@
  * Env: BENCH_MESSAGES (per round, default 3000), BENCH_CONCURRENCY (default 32), BENCH_ROUNDS (2).
  * Each round: the baseline, then ours, then the applier's backlog drained (timed) before the next.
  */
-import { fork } from 'node:child_process';
 import { SMTPServer } from 'smtp-server';
 import { verpAddress } from '../src/core/tokens.js';
 import { ensureTenant } from '../src/db/tenants.js';
@@ -18,30 +17,16 @@ import { startSmtp } from '../src/smtp/listener.js';
 import { dialect, testApp, TEST_SECRET } from '../test/support/app.js';
 import { insertMessage } from '../test/support/messages.js';
 import { freePort } from '../test/smtp/client.js';
+import { percentile, smtpLoader, type LoadResult } from './smtp-load-driver.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const DOMAIN = 'bounces.test';
 
-interface Result {
-  elapsedMs: number;
-  latencies: number[];
-  replies: Record<string, number>;
-}
-
-const loader = fork(new URL('./smtp-load.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'] });
-function load(port: number, jobs: Array<{ verp: string; recipient: string }>): Promise<Result> {
-  return new Promise((resolve) => {
-    loader.once('message', (m) => resolve(m as Result));
-    loader.send({ port, concurrency: CONCURRENCY, jobs });
-  });
-}
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
+const loader = smtpLoader(CONCURRENCY);
+const load = loader.load;
+const pct = percentile;
 
 const port = await freePort();
 const t = await testApp({ MAILTRAIL_SMTP_HOST: '127.0.0.1', MAILTRAIL_SMTP_PORT: String(port), MAILTRAIL_BOUNCE_DOMAIN: DOMAIN, MAILTRAIL_SMTP_MAX_CLIENTS: '1000', MAILTRAIL_SMTP_RATE_PER_MINUTE: '0' });
@@ -88,17 +73,17 @@ async function drain(): Promise<{ backlog: number; seconds: number }> {
   while (Number((await pendingQuery()).n) > 0) await new Promise((r) => setTimeout(r, 20));
   return { backlog, seconds: (performance.now() - start) / 1000 };
 }
-const base: Result[] = [];
-const ours: Result[] = [];
+const base: LoadResult[] = [];
+const ours: LoadResult[] = [];
 const drains: Array<{ backlog: number; seconds: number }> = [];
 for (let r = 0; r < ROUNDS; r++) {
   base.push(await load(discardPort, await jobs(MESSAGES)));
   ours.push(await load(listener.port, await jobs(MESSAGES)));
   drains.push(await drain());
 }
-const rate = (rs: Result[]) => (rs.length * MESSAGES) / (rs.reduce((a, x) => a + x.elapsedMs, 0) / 1000);
-const lat = (rs: Result[]) => rs.flatMap((x) => x.latencies);
-const replies = (rs: Result[]) => JSON.stringify(rs.reduce<Record<string, number>>((a, x) => { for (const [k, v] of Object.entries(x.replies)) a[k] = (a[k] ?? 0) + v; return a; }, {}));
+const rate = (rs: LoadResult[]) => (rs.length * MESSAGES) / (rs.reduce((a, x) => a + x.elapsedMs, 0) / 1000);
+const lat = (rs: LoadResult[]) => rs.flatMap((x) => x.latencies);
+const replies = (rs: LoadResult[]) => JSON.stringify(rs.reduce<Record<string, number>>((a, x) => { for (const [k, v] of Object.entries(x.replies)) a[k] = (a[k] ?? 0) + v; return a; }, {}));
 const events = await app.database.db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
 const backlog = drains.reduce((a, d) => a + d.backlog, 0);
 const drainS = drains.reduce((a, d) => a + d.seconds, 0);
@@ -109,7 +94,7 @@ console.log(`ratio ingest/discard: ${(rate(ours) / rate(base)).toFixed(2)}`);
 console.log(`effects applied after the 250s: backlog ${backlog} reports drained in ${drainS.toFixed(1)} s (${(backlog / Math.max(drainS, 0.001)).toFixed(0)} reports/s)`);
 console.log(`accepted and applied: ${((ROUNDS * MESSAGES) / (acceptS + drainS)).toFixed(0)} DSN/s sustained`);
 
-loader.kill();
+loader.close();
 await listener.stop();
 await ingestor.stop();
 await new Promise<void>((r) => discard.close(() => r()));
