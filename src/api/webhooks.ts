@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { App } from '../app.js';
 import type { WebhookEndpoint } from '../db/types.js';
 import { uuidv7 } from '../core/ids.js';
+import { refuseWebhookUrl } from '../webhooks/safe-request.js';
 import { generateWebhookSecret } from '../webhooks/signature.js';
 import { defineRoute, RequestValidationError } from './route.js';
 import { EventTypeEnum, IdParams, Limit, Page, QueryDate, Timestamp, Uuid, errorBody, errorResponses, notFound } from './schemas.js';
@@ -103,6 +104,13 @@ export function webhookRoutes(app: App) {
   const find = (tenantId: string, id: string) =>
     db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).where('tenant_id', '=', tenantId).executeTakeFirst();
   const missing = (reqId: string, id: string) => errorBody(reqId, 'not_found', `no webhook endpoint ${id}`);
+  // SSRF: a tenant's URL must not point the worker at the operator's own network.
+  const allowedUrl = async (url: string) => {
+    const why = await refuseWebhookUrl(url, app.config.MAILTRAIL_WEBHOOK_ALLOW_PRIVATE);
+    if (why) {
+      throw new RequestValidationError('url', `url: address not allowed (${why}); webhooks reach public addresses only unless the operator lists the range in MAILTRAIL_WEBHOOK_ALLOW_PRIVATE`);
+    }
+  };
 
   return [
     defineRoute({
@@ -132,6 +140,7 @@ export function webhookRoutes(app: App) {
           .where('tenant_id', '=', tenant.id)
           .executeTakeFirstOrThrow();
         if (Number(count) >= MAX_ENDPOINTS) throw new RequestValidationError('url', `url: at most ${MAX_ENDPOINTS} endpoints per tenant`);
+        await allowedUrl(body.url);
         const row = await db
           .insertInto('webhook_endpoints')
           .values({
@@ -180,6 +189,7 @@ export function webhookRoutes(app: App) {
       body: UpdateBody,
       responses: { 200: { description: 'the endpoint', schema: EndpointView }, ...errorResponses, 404: notFound },
       async handler({ params, body, tenant, req, reply }) {
+        if (body.url !== undefined) await allowedUrl(body.url);
         const row = await db
           .updateTable('webhook_endpoints')
           .set({

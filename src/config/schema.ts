@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidr, type Cidr } from '../core/ip-ranges.js';
 import { parseMailboxUrls } from '../imap/mailbox-url.js';
 import { parseSmscUrls } from '../sms/smpp-url.js';
 
@@ -249,6 +250,23 @@ export const SETTINGS = {
     schema: duration,
     default: '24h',
     description: 'How long an endpoint must have been failing without a success before it can be disabled.',
+  }),
+  MAILTRAIL_WEBHOOK_ALLOW_PRIVATE: setting({
+    schema: z
+      .string()
+      .default('')
+      .transform((v, ctx) => {
+        const out: Cidr[] = [];
+        for (const item of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+          const c = parseCidr(item);
+          if (c) out.push(c);
+          else ctx.addIssue({ code: 'custom', message: `${item} is not a CIDR range: use a comma list like 10.1.0.0/16,fd00::/8` });
+        }
+        return out;
+      }),
+    default: '',
+    description:
+      'Comma list of CIDR ranges webhooks may reach although they are loopback, private, link-local, CGNAT or unique-local (refused by default against SSRF), e.g. 10.20.0.0/16.',
   }),
   MAILTRAIL_REPORTS_TENANT: setting({
     schema: z.string().min(1).optional(),

@@ -3,11 +3,11 @@ import { Counter, type Registry } from 'prom-client';
 import type { App } from '../app.js';
 import { once } from '../ingest/metrics.js';
 import type { Job } from '../server/worker.js';
+import { failureClass, safePost, statusClass } from './safe-request.js';
 import { signWebhook } from './signature.js';
 
 const BATCH = 32;
 const CONCURRENCY = 8;
-const MAX_ERROR_CHARS = 500;
 /** Delivered rows are kept this long (for inspection), then removed in small batches when idle. */
 const DELIVERED_RETENTION_MS = 7 * 86_400_000;
 const PURGE_EVERY_MS = 60_000;
@@ -100,26 +100,23 @@ async function attempt(app: App, row: Claimed): Promise<AttemptResult> {
   }
   const timestamp = Math.floor(now.getTime() / 1000);
   try {
-    const res = await fetch(row.url, {
-      method: 'POST',
-      body: row.payload,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(app.config.MAILTRAIL_WEBHOOK_TIMEOUT),
-      headers: {
+    const res = await safePost(
+      new URL(row.url),
+      row.payload,
+      {
         'content-type': 'application/json',
         'user-agent': 'mailtrail-webhooks',
         'webhook-id': row.event_id,
         'webhook-timestamp': String(timestamp),
         'webhook-signature': signWebhook(secrets, row.event_id, timestamp, row.payload),
       },
-    });
-    await res.body?.cancel().catch(() => {});
+      { allow: app.config.MAILTRAIL_WEBHOOK_ALLOW_PRIVATE, signal: AbortSignal.timeout(app.config.MAILTRAIL_WEBHOOK_TIMEOUT) },
+    );
     return res.status >= 200 && res.status < 300
       ? { ok: true, status: res.status, error: null }
-      : { ok: false, status: res.status, error: `HTTP ${res.status}` };
+      : { ok: false, status: res.status, error: statusClass(res.status) };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    return { ok: false, status: null, error: (e.cause?.code ?? e.cause?.message ?? e.message).slice(0, MAX_ERROR_CHARS) };
+    return { ok: false, status: null, error: failureClass(err) };
   }
 }
 

@@ -257,7 +257,7 @@ describe(`sender API (inject) on ${dialect}`, () => {
       method: 'POST',
       url: '/v1/webhooks',
       headers: auth(keyA),
-      payload: { url: 'http://127.0.0.1:28999/hook', event_types: ['bounced', 'complained'] },
+      payload: { url: 'https://hooks.example.com/hook', event_types: ['bounced', 'complained'] },
     });
     expect(create.statusCode).toBe(201);
     const ep = create.json();

@@ -1,16 +1,26 @@
 import { createHmac } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
+import { uuidv7 } from '../../src/core/ids.js';
 import { appendEvents } from '../../src/db/events.js';
 import { createApiKey, ensureTenant } from '../../src/db/tenants.js';
 import { buildHttp } from '../../src/server/http.js';
 import { startWorker } from '../../src/server/worker.js';
 import { deliverDueWebhooks, purgeDeliveredWebhooks, webhookDeliveryJob } from '../../src/webhooks/deliver.js';
+import { refuseWebhookUrl } from '../../src/webhooks/safe-request.js';
 import { signWebhook, verifyWebhook } from '../../src/webhooks/signature.js';
 import { dialect, testApp, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
 import { Receiver, until } from './receiver.js';
+
+/** Whether this host's name resolves to 127.0.0.1 only (it does in /etc/hosts on most machines). */
+async function loopbackName(): Promise<boolean> {
+  const all = await lookup(hostname(), { all: true }).catch(() => []);
+  return all.length > 0 && all.every((a) => a.address === '127.0.0.1');
+}
 
 type Body = { type: string; data: { event_id: string; message_seq: number; type: string; message: { id: string } } };
 
@@ -22,6 +32,8 @@ describe(`webhooks on ${dialect}`, () => {
     t = await testApp({
       MAILTRAIL_WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms',
       MAILTRAIL_WEBHOOK_TIMEOUT: '2s',
+      // The receivers listen on loopback, which webhooks refuse unless the operator allows it.
+      MAILTRAIL_WEBHOOK_ALLOW_PRIVATE: '127.0.0.1/32',
     });
     http = await buildHttp(t.app);
   });
@@ -171,11 +183,11 @@ describe(`webhooks on ${dialect}`, () => {
     }, 30_000, 'the endpoint to be disabled');
 
     const ep = (await http.inject({ url: `/v1/webhooks/${endpointId}`, headers: auth })).json();
-    expect(ep.disabled_reason).toMatch(/5 consecutive failed deliveries; last error: ECONNREFUSED/);
+    expect(ep.disabled_reason).toMatch(/5 consecutive failed deliveries; last error: connection refused$/);
     expect(ep.deliveries).toEqual({ pending: 1, dead: 1 });
     const dead = (await http.inject({ url: `/v1/webhooks/${endpointId}/dead-letters`, headers: auth })).json().data;
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ message_seq: 1, event_type: 'sent', attempts: 3, last_error: 'ECONNREFUSED' });
+    expect(dead[0]).toMatchObject({ message_seq: 1, event_type: 'sent', attempts: 3, last_error: 'connection refused' });
     // The second event waited for the first to be given up (in order per message).
     const rows = await db.selectFrom('webhook_outbox').selectAll().where('endpoint_id', '=', endpointId).orderBy('id').execute();
     expect(rows[1].attempts).toBe(2);
@@ -233,5 +245,74 @@ describe(`webhooks on ${dialect}`, () => {
     } finally {
       await receiver.stop();
     }
+  });
+  it('refuses private, loopback, link-local and metadata targets at registration, naming why', async () => {
+    const db = t.app.database.db;
+    const tenant = await ensureTenant(db, 'ssrf-register');
+    const auth = { authorization: `Bearer ${(await createApiKey(db, tenant.id)).key}` };
+    const refused = [
+      'http://169.254.169.254/latest/meta-data/',
+      'http://127.0.0.2:8080/',
+      'http://10.0.0.5/',
+      'http://100.64.1.1/',
+      'http://[::1]/',
+      'http://[fe80::1]/',
+      'http://[fd00::1]/',
+      'http://[::ffff:127.0.0.2]/',
+      'http://[::ffff:a9fe:a9fe]/',
+      'http://0.0.0.0/',
+      'http://metadata.google.internal/computeMetadata/v1/',
+      'http://localhost:9/',
+      'https://api.localhost/',
+    ];
+    for (const url of refused) {
+      const r = await http.inject({ method: 'POST', url: '/v1/webhooks', headers: auth, payload: { url } });
+      expect(r.statusCode, url).toBe(400);
+      expect(r.json(), url).toMatchObject({ field: 'url', message: expect.stringMatching(/address not allowed \(.+\).*MAILTRAIL_WEBHOOK_ALLOW_PRIVATE/) });
+    }
+    const ok = await http.inject({ method: 'POST', url: '/v1/webhooks', headers: auth, payload: { url: 'https://hooks.example.com/in' } });
+    expect(ok.statusCode).toBe(201);
+    const moved = await http.inject({ method: 'PATCH', url: `/v1/webhooks/${ok.json().id}`, headers: auth, payload: { url: 'http://192.168.1.1/' } });
+    expect(moved.statusCode).toBe(400);
+    expect(moved.json().message).toMatch(/private \(RFC 1918\)/);
+    // A name is resolved at registration too.
+    if (await loopbackName()) {
+      expect(await refuseWebhookUrl(`http://${hostname()}:9/`, [])).toBe('resolves to a loopback address');
+      expect(await refuseWebhookUrl(`http://${hostname()}:9/`, t.app.config.MAILTRAIL_WEBHOOK_ALLOW_PRIVATE)).toBeNull();
+    }
+  });
+
+  it('checks the address again when it connects (a target that turned private is never reached) and tells the tenant only the class', async () => {
+    const db = t.app.database.db;
+    const receiver = new Receiver(28113);
+    await receiver.start();
+    const tenant = await ensureTenant(db, 'ssrf-connect');
+    // Stored directly: as if the name resolved to a public address when it was registered.
+    // The host's own name exercises the lookup path (a literal skips it) where it resolves to 127.0.0.1.
+    const urls = [receiver.url, ...((await loopbackName()) ? [`http://${hostname()}:${receiver.port}/hook`] : [])];
+    const endpointIds: string[] = [];
+    for (const url of urls) {
+      const id = uuidv7();
+      endpointIds.push(id);
+      await db.insertInto('webhook_endpoints').values({ id, tenant_id: tenant.id, url, secret: 'whsec_c2VjcmV0', description: null, previous_secret: null, previous_secret_expires_at: null, failing_since: null, disabled_at: null, disabled_reason: null, updated_at: new Date() }).execute();
+    }
+    // The operator's default policy: no private ranges allowed.
+    const strict: App = { ...t.app, config: { ...t.app.config, MAILTRAIL_WEBHOOK_ALLOW_PRIVATE: [] } };
+    const id = await insertMessage(db, tenant.id);
+    await append(id, 'sent');
+    await deliverDueWebhooks(strict);
+    const rows = await db.selectFrom('webhook_outbox').selectAll().where('tenant_id', '=', tenant.id).orderBy('id').execute();
+    expect(rows.map((r) => [r.attempts, r.last_error, r.last_status])).toEqual(urls.map(() => [1, 'address not allowed', null]));
+    expect(receiver.requests).toHaveLength(0);
+
+    // Allowed again, the receiver's answers reach the tenant as their class only.
+    receiver.answer = () => 503;
+    await db.updateTable('webhook_outbox').set({ next_attempt_at: new Date(0) }).where('tenant_id', '=', tenant.id).execute();
+    await deliverDueWebhooks(t.app);
+    const after = await db.selectFrom('webhook_outbox').selectAll().where('tenant_id', '=', tenant.id).orderBy('id').execute();
+    expect(after.map((r) => [r.last_error, r.last_status])).toEqual(urls.map(() => ['HTTP 5xx', 503]));
+    expect(receiver.requests).toHaveLength(urls.length);
+    await receiver.stop();
+    await db.deleteFrom('webhook_endpoints').where('id', 'in', endpointIds).execute();
   });
 });
