@@ -94,6 +94,27 @@ export const SETTINGS = {
     default: '5m',
     description: 'Longest time one DATA transfer may take, however slowly it trickles (then 421).',
   }),
+  MAILTRAIL_SMTP_MAX_PER_IP: setting({
+    schema: z.coerce.number().int().min(1, 'must be at least 1'),
+    default: '20',
+    description: 'Concurrent inbound SMTP connections from one client IP; more get 421 4.7.0.',
+  }),
+  MAILTRAIL_SMTP_SESSION_TIMEOUT: setting({
+    schema: duration,
+    default: '10m',
+    description: 'Longest time one SMTP connection may stay open, however busy (then 421 4.4.2; a DATA in progress finishes first).',
+  }),
+  MAILTRAIL_SMTP_MIN_COMMAND_RATE: setting({
+    schema: z
+      .string()
+      .regex(/^\d+\/\d+(ms|s|m|h|d)$/, 'must be BYTES/WINDOW, e.g. 60/1m (0/1m: no minimum)')
+      .transform((v) => {
+        const [bytes, window] = v.split('/');
+        return { bytes: Number(bytes), windowMs: parseDuration(window) };
+      }),
+    default: '60/1m',
+    description: 'Least command bytes (outside DATA) an SMTP client must send in each window, else 421 4.4.2: a client trickling commands a byte at a time cannot hold a slot.',
+  }),
   MAILTRAIL_SMTP_TLS_CERT: setting({
     schema: z.string().min(1).optional(),
     description: 'PEM certificate file for STARTTLS. Unset: a self-signed one is generated into the data dir.',

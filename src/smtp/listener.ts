@@ -5,6 +5,7 @@ import type { Ingestor } from '../ingest/ingest.js';
 import type { Log } from '../log.js';
 import { smtpMetrics, type SmtpLimit } from './metrics.js';
 import { ConnectionRateLimit } from './rate-limit.js';
+import { SessionGuard, type GuardVerdict } from './session-guard.js';
 import { tlsCredentials } from './tls.js';
 
 export interface SmtpListener {
@@ -31,6 +32,12 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
   const domains = new Set(cfg.MAILTRAIL_BOUNCE_DOMAIN);
   const rate = new ConnectionRateLimit(cfg.MAILTRAIL_SMTP_RATE_PER_MINUTE);
   const tls = await tlsCredentials(cfg);
+  const guard = new SessionGuard({
+    maxPerIp: cfg.MAILTRAIL_SMTP_MAX_PER_IP,
+    sessionMs: cfg.MAILTRAIL_SMTP_SESSION_TIMEOUT,
+    minCommandBytes: cfg.MAILTRAIL_SMTP_MIN_COMMAND_RATE.bytes,
+    windowMs: cfg.MAILTRAIL_SMTP_MIN_COMMAND_RATE.windowMs,
+  });
   const limitHit = (limit: SmtpLimit, session: Pick<SMTPServerSession, 'id' | 'remoteAddress'> | null, detail?: object) => {
     metrics.limitHits.inc({ limit });
     log.warn({ code: 'MT_ERR_SMTP_LIMIT', limit, session: session?.id, remote: session?.remoteAddress, ...detail }, `smtp limit hit: ${limit}`);
@@ -50,14 +57,22 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
     disabledCommands: ['AUTH'],
     // Reverse DNS of the sending MTA is not used for anything and may hang on a broken resolver.
     disableReverseLookup: true,
-    logger: limitObserver(log, limitHit) as unknown as SMTPServerOptions['logger'],
+    logger: limitObserver(log, limitHit, (id, bytes) => guard.command(id, bytes)) as unknown as SMTPServerOptions['logger'],
 
     onConnect(session, callback) {
       if (!rate.take(session.remoteAddress)) {
         limitHit('rate', session);
         return callback(reply(421, '4.7.0 Too many connections from your address, try again later'));
       }
+      if (!guard.admit(session.id, session.remoteAddress, Date.now())) {
+        limitHit('per_ip', session, { max: cfg.MAILTRAIL_SMTP_MAX_PER_IP });
+        return callback(reply(421, '4.7.0 Too many concurrent connections from your address, try again later'));
+      }
       callback();
+    },
+
+    onClose(session) {
+      guard.release(session.id);
     },
 
     onMailFrom(_address, _session, callback) {
@@ -80,11 +95,16 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
     },
 
     onData(stream, session, callback) {
+      guard.dataStart(session.id);
+      const done = (err: Error | null, message?: string) => {
+        guard.dataEnd(session.id, Date.now());
+        callback(err, message);
+      };
       receive(stream, session).then(
-        (r) => callback(r.error ?? null, r.message),
+        (r) => done(r.error ?? null, r.message),
         (err) => {
           log.warn({ err, code: 'MT_ERR_SMTP_DATA', session: session.id }, 'reading DATA failed');
-          callback(reply(451, '4.3.0 Error reading the message, try again later'));
+          done(reply(451, '4.3.0 Error reading the message, try again later'));
         },
       );
     },
@@ -125,12 +145,7 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
       const timer = setTimeout(() => {
         limitHit('data_timeout', session, { ms: cfg.MAILTRAIL_SMTP_DATA_TIMEOUT });
         stream.removeAllListeners('data');
-        for (const c of server.connections) {
-          if (c.session === session) {
-            c.send(421, '4.4.2 Data transfer took too long, closing connection');
-            c.close();
-          }
-        }
+        hangUp(session.id, '4.4.2 Data transfer took too long, closing connection');
         resolve('timeout');
       }, cfg.MAILTRAIL_SMTP_DATA_TIMEOUT);
       stream.on('data', (chunk: Buffer) => {
@@ -151,6 +166,30 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
   }
 
   const server = new SMTPServer(options);
+
+  function hangUp(sessionId: string, text: string): void {
+    for (const c of server.connections) {
+      if (c.session.id === sessionId) {
+        c.send(421, text);
+        c.close();
+      }
+    }
+  }
+
+  const GUARD_TEXT: Record<GuardVerdict, string> = {
+    session_timeout: '4.4.2 Session took too long, closing connection',
+    slow_commands: '4.4.2 Commands arriving too slowly, closing connection',
+  };
+  // One sweep for every connection; often enough that a window is cut within a quarter of itself.
+  const sweepMs = Math.max(50, Math.min(1_000, cfg.MAILTRAIL_SMTP_MIN_COMMAND_RATE.windowMs / 4, cfg.MAILTRAIL_SMTP_SESSION_TIMEOUT / 4));
+  const sweep = setInterval(() => {
+    for (const { id, ip, verdict } of guard.due(Date.now())) {
+      limitHit(verdict, { id, remoteAddress: ip });
+      guard.release(id);
+      hangUp(id, GUARD_TEXT[verdict]);
+    }
+  }, sweepMs);
+  sweep.unref();
   server.on('error', (err) => log.warn({ err, code: 'MT_ERR_SMTP_CONNECTION' }, 'smtp connection error'));
   await new Promise<void>((resolve, reject) => {
     server.server.once('error', reject);
@@ -164,7 +203,11 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
   log.info({ port, domains: [...domains], tls: tls.source, proxy: cfg.MAILTRAIL_SMTP_PROXY_PROTOCOL }, 'smtp listening');
   return {
     port,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(sweep);
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -173,8 +216,10 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
  * commands) and only tells through its logger: this logger watches the replies it sends for
  * them, so every limit hit is counted, and passes its errors on.
  */
-function limitObserver(log: Log, hit: (limit: SmtpLimit, session: null, detail?: object) => void) {
-  const watch = (_meta: unknown, ...args: unknown[]) => {
+function limitObserver(log: Log, hit: (limit: SmtpLimit, session: null, detail?: object) => void, command: (sessionId: string, bytes: number) => void) {
+  const watch = (meta: unknown, ...args: unknown[]) => {
+    const cid = (meta as { cid?: unknown } | null)?.cid;
+    if (args[0] === 'C:' && typeof cid === 'string') command(cid, String(args[1] ?? '').length + 2);
     if (args[0] !== 'S:' && args[0] !== 'S: %s') return;
     const line = String(args[1] ?? '');
     if (!line.startsWith('4') && !line.startsWith('5')) return;

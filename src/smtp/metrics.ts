@@ -1,7 +1,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { once } from '../ingest/metrics.js';
 
-export type SmtpLimit = 'size' | 'recipients' | 'clients' | 'rate' | 'idle_timeout' | 'data_timeout' | 'commands';
+export type SmtpLimit = 'size' | 'recipients' | 'clients' | 'rate' | 'per_ip' | 'idle_timeout' | 'data_timeout' | 'session_timeout' | 'slow_commands' | 'commands';
 
 export interface SmtpMetrics {
   messages: Counter<'outcome'>;

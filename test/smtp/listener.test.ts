@@ -12,7 +12,7 @@ import { serve, type Running } from '../../src/server/serve.js';
 import { startSmtp, type SmtpListener } from '../../src/smtp/listener.js';
 import { dialect, testApp, TEST_SECRET, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
-import { freePort, session } from './client.js';
+import { freePort, session, SmtpClient } from './client.js';
 import { postfixDsn } from './dsn.js';
 import { allApplied } from './wait.js';
 
@@ -202,6 +202,59 @@ describe(`smtp listener on ${dialect}`, () => {
     const text = await metricsText(slow.app);
     expect(text).toMatch(/mailtrail_smtp_limit_hits_total\{limit="idle_timeout"\} 1/);
     expect(text).toMatch(/mailtrail_smtp_limit_hits_total\{limit="data_timeout"\} 1/);
+  });
+
+  it('cuts command-phase slowloris: a byte at a time, and keep-alive past the session limit; counts each', async () => {
+    const guarded = await listenerWith({ MAILTRAIL_SMTP_MIN_COMMAND_RATE: '12/600ms', MAILTRAIL_SMTP_SESSION_TIMEOUT: '2s', MAILTRAIL_SMTP_MAX_PER_IP: '3' });
+    // One byte every 100 ms never completes a command: cut after about one window (the idle timeout would never fire).
+    const drip = await session(guarded.port);
+    const bytes = 'NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP'.split('');
+    const dripping = setInterval(() => drip.write(bytes.shift() ?? 'x'), 100);
+    try {
+      expect(await drip.reply(15_000)).toMatch(/^421 4\.4\.2 Commands arriving too slowly/);
+    } finally {
+      clearInterval(dripping);
+      drip.close();
+    }
+
+    // NOOP every 150 ms is fast enough, but the session as a whole ends at 2 s.
+    const chatty = await session(guarded.port);
+    const noops = setInterval(() => chatty.write('NOOP\r\n'), 150);
+    let last = '';
+    try {
+      for (;;) {
+        last = await chatty.reply(15_000);
+        if (!last.startsWith('250')) break;
+      }
+    } finally {
+      clearInterval(noops);
+      chatty.close();
+    }
+    expect(last).toMatch(/^421 4\.4\.2 Session took too long/);
+
+    const text = await metricsText(guarded.app);
+    expect(text).toMatch(/mailtrail_smtp_limit_hits_total\{limit="slow_commands"\} 1\b/);
+    expect(text).toMatch(/mailtrail_smtp_limit_hits_total\{limit="session_timeout"\} 1\b/);
+  });
+
+  it('holds each client IP to its share of connections, and frees the slot on close', async () => {
+    const perIp = await listenerWith({ MAILTRAIL_SMTP_MAX_PER_IP: '3' });
+    const held = [await session(perIp.port), await session(perIp.port), await session(perIp.port)];
+    const fourth = await SmtpClient.connect(perIp.port);
+    expect(await fourth.reply()).toMatch(/^421 4\.7\.0 Too many concurrent connections/);
+    fourth.close();
+    held.pop()!.close();
+    let again: SmtpClient | undefined;
+    for (let i = 0; !again; i++) {
+      again = await session(perIp.port).catch((err: Error) => {
+        if (i > 50) throw err;
+        return new Promise<undefined>((r) => setTimeout(r, 50));
+      });
+    }
+    const body = `Subject: per-ip ${Math.random()}\r\n\r\nhello`;
+    expect((await again.send('', [`postmaster@${DOMAIN}`], body)).at(-1)).toMatch(/^250/);
+    for (const c of [...held, again]) c.close();
+    expect(await metricsText(perIp.app)).toMatch(/mailtrail_smtp_limit_hits_total\{limit="per_ip"\} 1\b/);
   });
 
   it('takes the client address from a PROXY protocol header when configured', async () => {
