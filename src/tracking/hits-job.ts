@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { App } from '../app.js';
 import { LINK_BURST_MS, labelActivity, linkBursts } from '../core/machine-activity.js';
 import { appendEventsBatch, type NewEvent } from '../db/events.js';
+import type { TrackingHitsTable } from '../db/types.js';
 import type { Job } from '../server/worker.js';
 import type { MessageContent } from '../send/submit.js';
 
@@ -12,16 +13,8 @@ export const trackingHitsJob: Job = {
   run: (app) => processHits(app),
 };
 
-interface HitRow {
-  id: number;
-  message_id: string;
-  kind: 'open' | 'click';
-  url: string | null;
-  method: string;
-  user_agent: string | null;
-  ip: string | null;
-  occurred_at: Date;
-}
+/** A tracking_hits row as the raw query returns it. */
+type HitRow = Selectable<TrackingHitsTable>;
 
 /**
  * Takes hits at least MAILTRAIL_TRACKING_SETTLE old (SKIP LOCKED: workers share the table), labels
