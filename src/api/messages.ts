@@ -134,7 +134,17 @@ const Submitted = z.object({
   status: StatusEnum.meta({ description: 'queued, erroneous or rejected; for a repeated idempotency key, the current status' }),
   created: z.boolean().meta({ description: 'false: the idempotency key named an existing message, returned as is' }),
 });
-const BatchResult = z.object({ results: z.array(Submitted.extend({ index: z.number().int() })) });
+const BatchItemRefused = z.object({
+  index: z.number().int(),
+  error: z.literal('validation_error'),
+  field: z.string().meta({ description: 'e.g. messages.3.template.text' }),
+  message: z.string(),
+});
+const BatchResult = z.object({
+  results: z.array(z.union([Submitted.extend({ index: z.number().int() }), BatchItemRefused])).meta({
+    description: 'one per message, in input order: stored (id, status) or refused after validation (error, field, message); see docs/api.md, batches',
+  }),
+});
 
 /** The hot read of the API, in one round trip: the message and its timeline in time order. */
 const GET_MESSAGE: PreparedStatement = {
@@ -189,13 +199,20 @@ export function messageRoutes(app: App) {
           const one = await submit(body, key, '');
           return reply.code(one.created ? 201 : 200).send(one);
         }
-        const results: Array<z.output<typeof Submitted> & { index: number }> = new Array(body.messages.length);
+        // The schema has checked every item before this point (a bad one is a 400 and nothing is
+        // stored); what can still refuse an item (an SMS template filled too long) is its own result.
+        const results: Array<z.output<typeof BatchResult>['results'][number]> = new Array(body.messages.length);
         let next = 0;
         await Promise.all(
           Array.from({ length: Math.min(BATCH_CONCURRENCY, body.messages.length) }, async () => {
             while (next < body.messages.length) {
               const i = next++;
-              results[i] = { index: i, ...(await submit(body.messages[i], key === undefined ? undefined : `${key}:${i}`, `messages.${i}`)) };
+              try {
+                results[i] = { index: i, ...(await submit(body.messages[i], key === undefined ? undefined : `${key}:${i}`, `messages.${i}`)) };
+              } catch (err) {
+                if (!(err instanceof RequestValidationError)) throw err;
+                results[i] = { index: i, error: 'validation_error', field: err.field, message: err.message };
+              }
             }
           }),
         );

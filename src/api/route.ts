@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { findJsonTextIssue, jsonTextMessage } from '../core/json-text.js';
 import type { Tenant } from '../db/types.js';
 import { tenantOf } from './auth.js';
 
@@ -62,12 +63,23 @@ export class RequestValidationError extends Error {
   }
 }
 
+/** Deeper request JSON is refused whatever the field; metadata has its own, smaller limit. */
+const MAX_REQUEST_DEPTH = 64;
 const SOURCE_NAME: Record<string, string> = { body: 'body', querystring: 'query', params: 'path', headers: 'header' };
 
 /** fastify validator compiler running zod; errors name the field (`recipient: Invalid input`). */
 export function zodValidatorCompiler({ schema, httpPart }: { schema: unknown; httpPart?: string }) {
   const zs = schema as z.ZodType;
   return (data: unknown) => {
+    // Before the schema, over the whole input: no string field (nor a metadata key at any depth)
+    // can carry text the database refuses, and no nesting can exhaust a recursive walk.
+    const bad = findJsonTextIssue(data, MAX_REQUEST_DEPTH);
+    if (bad) {
+      // Too deep: the field where it starts, not a path as long as the nesting.
+      const path = bad.problem === 'too_deep' ? bad.path.slice(0, 3) : bad.path;
+      const field = path.length ? path.join('.') : (SOURCE_NAME[httpPart ?? ''] ?? 'request');
+      return { error: new RequestValidationError(field, `${field}: ${jsonTextMessage(bad.problem, MAX_REQUEST_DEPTH)}`) };
+    }
     const r = zs.safeParse(data ?? undefined);
     if (r.success) return { value: r.data };
     const issue = closestIssue(r.error.issues);

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { checkEmailAddress, parseMailbox } from '../core/address.js';
+import { findJsonTextIssue, jsonTextMessage } from '../core/json-text.js';
 import { placeholders } from './template.js';
 
 const MAX_BODY = 1_000_000;
 const MAX_METADATA_JSON = 8_192;
+const MAX_METADATA_DEPTH = 16;
 const noLineBreaks = (v: string) => !/[\r\n]/.test(v);
 // A quoted local part the mail library would rewrite is a request error, not an `erroneous`
 // message: what went out would be another address than the one stored and checked.
@@ -48,7 +50,15 @@ export const SubmitMessageInput = z
     variables: z.record(z.string().max(64), templateValue).optional(),
     metadata: z
       .record(z.string().max(128), z.unknown())
-      .refine((v) => JSON.stringify(v).length <= MAX_METADATA_JSON, `must be at most ${MAX_METADATA_JSON} bytes of JSON`)
+      .superRefine((v, ctx) => {
+        // Depth first, without recursion: serializing 10,000 levels would throw (a 500), not refuse.
+        const bad = findJsonTextIssue(v, MAX_METADATA_DEPTH);
+        if (bad) {
+          ctx.addIssue({ code: 'custom', path: bad.problem === 'too_deep' ? [] : bad.path, message: jsonTextMessage(bad.problem, MAX_METADATA_DEPTH) });
+        } else if (JSON.stringify(v).length > MAX_METADATA_JSON) {
+          ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_METADATA_JSON} bytes of JSON` });
+        }
+      })
       .optional(),
     tags: z
       .array(z.string().min(1).max(64).regex(/^[^\x00-\x1f\x7f]+$/, 'must not contain control characters'))
