@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { App } from '../app.js';
 import type { Ingestor } from '../ingest/ingest.js';
-import type { Log } from '../log.js';
+import { printfLogger, type Log } from '../log.js';
 import { smtpMetrics, type SmtpLimit } from './metrics.js';
 import { ConnectionRateLimit } from './rate-limit.js';
 import { SessionGuard, type GuardVerdict } from './session-guard.js';
@@ -57,7 +57,7 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
     disabledCommands: ['AUTH'],
     // Reverse DNS of the sending MTA is not used for anything and may hang on a broken resolver.
     disableReverseLookup: true,
-    logger: limitObserver(log, limitHit, (id, bytes) => guard.command(id, bytes)) as unknown as SMTPServerOptions['logger'],
+    logger: smtpLogger(log, limitHit, (id, bytes) => guard.command(id, bytes)) as unknown as SMTPServerOptions['logger'],
 
     onConnect(session, callback) {
       if (!rate.take(session.remoteAddress)) {
@@ -212,12 +212,14 @@ export async function startSmtp(app: App, ingestor: Ingestor): Promise<SmtpListe
 }
 
 /**
- * smtp-server enforces a few limits itself (declared SIZE, maxClients, idle timeout, junk
- * commands) and only tells through its logger: this logger watches the replies it sends for
- * them, so every limit hit is counted, and passes its errors on.
+ * smtp-server's logger. It enforces a few limits itself (declared SIZE, maxClients, idle timeout,
+ * junk commands) and only tells through its logger: the tap watches the replies it sends for them,
+ * so every limit hit is counted, and sees each command line (for the command-rate limit). Its
+ * printf-style lines reach our log formatted: its errors (a peer's broken connection) as warnings,
+ * its per-command chatter at debug.
  */
-function limitObserver(log: Log, hit: (limit: SmtpLimit, session: null, detail?: object) => void, command: (sessionId: string, bytes: number) => void) {
-  const watch = (meta: unknown, ...args: unknown[]) => {
+function smtpLogger(log: Log, hit: (limit: SmtpLimit, session: null, detail?: object) => void, command: (sessionId: string, bytes: number) => void) {
+  const tap = (_level: string, meta: unknown, args: unknown[]) => {
     const cid = (meta as { cid?: unknown } | null)?.cid;
     if (args[0] === 'C:' && typeof cid === 'string') command(cid, String(args[1] ?? '').length + 2);
     if (args[0] !== 'S:' && args[0] !== 'S: %s') return;
@@ -228,16 +230,14 @@ function limitObserver(log: Log, hit: (limit: SmtpLimit, session: null, detail?:
     else if (line.startsWith('421 Timeout')) hit('idle_timeout', null);
     else if (/too many (unrecognized|unauthenticated) commands/.test(line)) hit('commands', null);
   };
-  const quiet = () => {};
-  return {
-    trace: quiet,
-    debug: watch,
-    info: watch,
-    warn: quiet,
-    error: (meta: unknown, ...args: unknown[]) => log.warn({ smtp: meta, code: 'MT_ERR_SMTP_CONNECTION' }, String(args[0] ?? 'smtp error')),
-    fatal: quiet,
-    child() {
-      return this;
-    },
-  };
+  return printfLogger(log, {
+    tap,
+    levels: { info: 'debug', error: 'warn', fatal: 'error' },
+    fields: (m, level) => ({
+      ...(level === 'warn' || level === 'error' ? { code: 'MT_ERR_SMTP_CONNECTION' } : {}),
+      session: m.cid,
+      tnx: m.tnx,
+      ...(m.err ? { err: m.err } : {}),
+    }),
+  });
 }

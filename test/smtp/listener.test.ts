@@ -1,3 +1,5 @@
+import { connect as netConnect } from 'node:net';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -38,10 +40,10 @@ describe(`smtp listener on ${dialect}`, () => {
   });
 
   /** Another listener on the same database with other settings. */
-  async function listenerWith(env: Record<string, string>, app: App = t.app): Promise<{ port: number; app: App }> {
+  async function listenerWith(env: Record<string, string>, app: App = t.app, log = createLog('silent')): Promise<{ port: number; app: App }> {
     const p = await freePort();
     const config = loadConfig({ ...envOf(app), MAILTRAIL_SMTP_PORT: String(p), ...env });
-    const other = createApp({ config, database: app.database, log: createLog('silent'), secret: TEST_SECRET });
+    const other = createApp({ config, database: app.database, log, secret: TEST_SECRET });
     // The production path: group commit, effects applied right after.
     const ingestor = createGroupIngestor(other, defaultParser);
     const smtp = await startSmtp(other, ingestor);
@@ -255,6 +257,34 @@ describe(`smtp listener on ${dialect}`, () => {
     expect((await again.send('', [`postmaster@${DOMAIN}`], body)).at(-1)).toMatch(/^250/);
     for (const c of [...held, again]) c.close();
     expect(await metricsText(perIp.app)).toMatch(/mailtrail_smtp_limit_hits_total\{limit="per_ip"\} 1\b/);
+  });
+
+  it("logs smtp-server's connection errors formatted (never the bare format string)", async () => {
+    const lines: Array<{ level: number; msg: string; code?: string }> = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+        cb();
+      },
+    });
+    const logged = await listenerWith({}, t.app, createLog('info', sink));
+    const sock = netConnect({ host: '127.0.0.1', port: logged.port });
+    let got = '';
+    sock.on('data', (d) => (got += String(d)));
+    sock.on('error', () => {});
+    const waitFor = async (re: RegExp) => {
+      for (let i = 0; i < 300 && !re.test(got); i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    await waitFor(/^220 /m);
+    sock.write('EHLO client.test\r\nMAIL FROM:<>\r\n');
+    await waitFor(/^250 .*\r\n250 /ms);
+    // A reset in the middle of a transaction: smtp-server logs it as '%s %s %s' with the values.
+    sock.resetAndDestroy();
+    for (let i = 0; i < 300 && !lines.some((l) => l.code === 'MT_ERR_SMTP_CONNECTION'); i++) await new Promise((r) => setTimeout(r, 20));
+    const line = lines.find((l) => l.code === 'MT_ERR_SMTP_CONNECTION');
+    expect(line?.msg).toMatch(/^\S+ 127\.0\.0\.1 .*ECONNRESET/);
+    expect(line?.msg).not.toContain('%s');
+    expect(line?.level).toBe(40);
   });
 
   it('takes the client address from a PROXY protocol header when configured', async () => {
