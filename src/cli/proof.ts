@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { App } from '../app.js';
 import { isUuid } from '../core/ids.js';
@@ -15,6 +16,10 @@ export interface ProofIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: Record<string, string | undefined>;
+  /** How to reach the database (default: open it from `env`); the embedded database's owner passes its own. */
+  open?: () => Promise<App>;
+  /** The directory `--out` is relative to (default: the process's). */
+  cwd?: string;
 }
 
 const USAGE = `usage: mailtrail proof <command>
@@ -76,7 +81,7 @@ export async function runProof(args: string[], io: ProofIo): Promise<number> {
         if (!msg) return fail(io, `no message ${values.message} in tenant "${values.tenant}"`);
       }
       const bundle = await exportBundle(app, chain, { messageId: values.message, from, to });
-      await writeFile(values.out as string, `${JSON.stringify(bundle, null, 1)}\n`, { mode: 0o600 });
+      await writeFile(resolve(io.cwd ?? '.', values.out as string), `${JSON.stringify(bundle, null, 1)}\n`, { mode: 0o600 });
       const entries = bundle.segments.reduce((n, s) => n + s.entries.length, 0);
       io.stderr.write(`wrote ${values.out}: ${entries} entries, ${bundle.checkpoints.length} checkpoints, ${bundle.reports.length} reports; key ${bundle.public_key.key_id}\n`);
       return 0;
@@ -104,7 +109,7 @@ export async function runProof(args: string[], io: ProofIo): Promise<number> {
 }
 
 async function withApp(io: ProofIo, fn: (app: App) => Promise<number>): Promise<number> {
-  const app = await openApp(io.env, { migrate: true });
+  const app = await (io.open ? io.open() : openApp(io.env, { migrate: true }));
   try {
     return await fn(app);
   } finally {

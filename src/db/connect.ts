@@ -4,6 +4,7 @@ import { CompiledQuery, Kysely, Migrator, PostgresDialect, type MigrationResultS
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect } from './pglite-dialect.js';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { migrations } from './migrations/index.js';
 import { ensureEventPartitions } from './partitions.js';
 import type { DB } from './types.js';
@@ -94,18 +95,33 @@ export async function connectDatabase(opts: ConnectOptions): Promise<Database> {
     };
   }
   let dataDir: string | undefined;
+  let lock: DataDirLock | undefined;
   if (opts.dataDir !== 'memory://') {
     dataDir = join(resolve(opts.dataDir), 'pglite');
     mkdirSync(dataDir, { recursive: true });
+    // One owner per data dir: a second PGlite on the same files silently loses writes (issue 14.2).
+    lock = acquireDataDirLock(resolve(opts.dataDir));
   }
-  const pglite = new PGlite({ dataDir, loadDataDir: opts.pgliteSnapshot, parsers: { 20: (v: string) => Number(v) } });
-  await pglite.waitReady;
+  let pglite: PGlite;
+  try {
+    pglite = new PGlite({ dataDir, loadDataDir: opts.pgliteSnapshot, parsers: { 20: (v: string) => Number(v) } });
+    await pglite.waitReady;
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
   return {
     db,
     dialect: 'pglite',
     ping: () => ping(db),
-    close: () => db.destroy(),
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        lock?.release();
+      }
+    },
     // The driver's queue keeps it out of another caller's transaction on the one session.
     prepared: async <R>(st: PreparedStatement, values: readonly unknown[]) => (await db.executeQuery<R>(CompiledQuery.raw(st.text, [...values]))).rows,
     // One in-process connection: nothing to open ahead.
