@@ -254,8 +254,12 @@ export async function applyPending(app: App, metrics: IngestMetrics, limit: numb
         if (n === 0) break;
         done += n;
       } catch (one) {
+        if (after === before) {
+          // Nothing was taken: no report is at fault, the database itself is failing.
+          app.log.error({ err: one, code: 'MT_ERR_INGEST_APPLY' }, 'could not read pending reports (database failing); they stay pending');
+          break;
+        }
         app.log.error({ err: one, code: 'MT_ERR_INGEST_APPLY', report_id: after }, 'could not apply a stored report; it stays pending');
-        if (after === before) break; // nothing taken: the database itself is failing
       }
     }
     return done;
