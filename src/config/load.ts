@@ -36,9 +36,21 @@ export function describeConfig(config: Config): Record<string, string> {
     const v = (config as Record<string, unknown>)[name];
     if (v === undefined) shown[name] = '(unset)';
     else if ((s as { secret?: boolean }).secret) shown[name] = maskSecret(name, v);
-    else shown[name] = Array.isArray(v) ? v.join(',') : String(v);
+    else shown[name] = showValue(v);
   }
   return shown;
+}
+
+/**
+ * A parsed value as text: lists comma-joined, a range by its text (`10.0.0.0/8`), any other
+ * structure as JSON (`{"count":3,"windowMs":604800000}`), never `[object Object]`.
+ */
+function showValue(v: unknown): string {
+  if (Array.isArray(v)) return v.map(showValue).join(',');
+  if (v === null || typeof v !== 'object') return String(v);
+  const text = (v as { text?: unknown }).text;
+  if (typeof text === 'string') return text;
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x));
 }
 
 function maskSecret(name: string, v: unknown): string {
