@@ -29,7 +29,7 @@ const load = loader.load;
 const pct = percentile;
 
 const port = await freePort();
-const t = await testApp({ MAILTRAIL_SMTP_HOST: '127.0.0.1', MAILTRAIL_SMTP_PORT: String(port), MAILTRAIL_BOUNCE_DOMAIN: DOMAIN, MAILTRAIL_SMTP_MAX_CLIENTS: '1000', MAILTRAIL_SMTP_RATE_PER_MINUTE: '0' });
+const t = await testApp({ MAILTRAIL_SMTP_HOST: '127.0.0.1', MAILTRAIL_SMTP_PORT: String(port), MAILTRAIL_BOUNCE_DOMAIN: DOMAIN, MAILTRAIL_SMTP_MAX_CLIENTS: '1000', MAILTRAIL_SMTP_RATE_PER_MINUTE: '0', MAILTRAIL_SMTP_MAX_PER_IP: '1000' });
 const app = t.app;
 const tenantId = (await ensureTenant(app.database.db, 'bench')).id;
 
