@@ -14,6 +14,8 @@ import type { InboundEnvelope, Parser } from './types.js';
 export interface ReprocessOptions {
   /** Only reports received at or after this time. */
   since?: Date;
+  /** Only these reports (the dashboard's reprocess action on one report). */
+  ids?: readonly number[];
   batchSize?: number;
   onProgress?(p: ReprocessProgress): void;
 }
@@ -49,6 +51,7 @@ export async function reprocess(app: App, parser: Parser, opts: ReprocessOptions
   // SMS receipts and replies (source sms) are not mail: src/sms applies them, the parser never reads them.
   let base = db.selectFrom('raw_reports').where('raw', 'is not', null).where('applied_at', 'is not', null).where('source', '<>', 'sms');
   if (opts.since) base = base.where('received_at', '>=', opts.since);
+  if (opts.ids) base = base.where('id', 'in', opts.ids.length ? opts.ids : [0]);
   const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const progress: ReprocessProgress = { total: Number(n), scanned: 0, changed: 0, events: 0 };
   let after = 0;

@@ -14,7 +14,15 @@ import { isUuid } from '../core/ids.js';
 import { STAGE_OF, STATUSES, type Status } from '../core/status.js';
 import { audit, closeSession, findUserByEmail, openSession, sessionViewer, type Viewer } from './accounts.js';
 import { hashPassword, passwordProblem, verifyPassword } from './password.js';
-import { CHANNELS, COMPLAINT_LINE, MAX_RAW_VIEW, PERIODS, listMessages, messageWithTimeline, overview, rawReport, scopeSeq, type Channel, type Period } from './queries.js';
+import { auditor, type PageContext } from './context.js';
+import { ApiOperations } from './operations.js';
+import { registerApiKeyPages } from './pages/api-keys.js';
+import { registerProofPages } from './pages/proof.js';
+import { registerReportPages } from './pages/reports.js';
+import { registerSuppressionPages } from './pages/suppressions.js';
+import { registerSystemPages } from './pages/system.js';
+import { registerWebhookPages } from './pages/webhooks.js';
+import { CHANNELS, COMPLAINT_LINE, PERIODS, listMessages, messageWithTimeline, overview, scopeSeq, type Channel, type Period } from './queries.js';
 import { CSP, LoginLimiter, cookieKey, sameSecret, signCookie, unsignCookie } from './security.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -207,26 +215,13 @@ export async function registerDashboard(http: FastifyInstance, app: App): Promis
           return d ? render(reply, 'timeline', d) : notFound(req, reply);
         });
 
-        const report = async (req: FastifyRequest) => {
-          const id = Number((req.params as { id: string }).id);
-          return Number.isSafeInteger(id) && id > 0 ? rawReport(db, viewerOf(req).tenantId, id) : undefined;
-        };
-        pages.get('/reports/:id', async (req, reply) => {
-          const r = await report(req);
-          if (!r) return notFound(req, reply);
-          const text = r.bytes ? r.bytes.subarray(0, MAX_RAW_VIEW).toString('utf8') : null;
-          return render(reply, 'report', { viewer: viewerOf(req), title: `Report ${r.id}`, r, text, truncated: (r.bytes?.length ?? 0) > MAX_RAW_VIEW, parse: JSON.stringify(r.parse, null, 2) });
-        });
-        pages.get('/reports/:id/raw', async (req, reply) => {
-          const r = await report(req);
-          if (!r || !r.bytes) return notFound(req, reply);
-          // An attachment of type message/rfc822 is never rendered by the browser as HTML.
-          return reply
-            .type('message/rfc822')
-            .header('content-disposition', `attachment; filename="report-${r.id}.eml"`)
-            .header('cache-control', 'no-store')
-            .send(r.bytes);
-        });
+        const ctx: PageContext = { app, db, base, ops: new ApiOperations(app), render, notFound, viewerOf, audit: auditor(db, viewerOf) };
+        registerSuppressionPages(pages, ctx);
+        registerReportPages(pages, ctx);
+        registerWebhookPages(pages, ctx);
+        registerApiKeyPages(pages, ctx);
+        registerProofPages(pages, ctx);
+        registerSystemPages(pages, ctx);
 
         /** One `change` event whenever the viewer's scope commits an event; htmx then reloads the live parts. */
         pages.get('/stream', async (req, reply) => {
