@@ -146,6 +146,33 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium on ${dialect}`, () => {
     expect(download.suggestedFilename()).toMatch(/^report-\d+\.eml$/);
   });
 
+  it('lists the bounced recipient as suppressed, linked to the event that caused it', async () => {
+    await page.goto(`${base}/suppressions`);
+    const row = page.locator(`tr[data-address="${mine.recipient}"]`);
+    await row.locator('a:text("bounce: bounced event")').click();
+    await page.waitForSelector('[data-testid=status]:text("bounced")');
+    expect(new URL(page.url()).pathname).toBe(`/ui/messages/${mine.id}`);
+    expect(await page.locator(`li${new URL(page.url()).hash}.ev-bounced`).count()).toBe(1);
+  });
+
+  it('reprocesses a report an older parser misread', async () => {
+    const db = t.app.database.db;
+    const stored = await db.selectFrom('raw_reports').select('id').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    // What an older parser would have left: nothing recognised.
+    await db.updateTable('raw_reports').set({ kind: 'unknown', parse: JSON.stringify({ kind: 'unknown', recipients: [] }) }).where('id', '=', stored.id).execute();
+    await page.goto(`${base}/reports`);
+    await expectAccessible();
+    await page.click(`a[href="/ui/reports/${stored.id}"]`);
+    expect(await page.textContent('[data-testid=report-kind]')).toBe('unknown');
+    await page.click('button:text("Reprocess with the current parser")');
+    await page.waitForSelector('.notice:text("reads it differently")');
+    expect(await page.textContent('[data-testid=report-kind]')).toBe('bounce');
+    expect(await page.textContent('[data-testid=raw]')).toContain(XSS);
+    await expectAccessible();
+    const audit = await db.selectFrom('audit_log').select(['action', 'target']).where('action', '=', 'report.reprocess').execute();
+    expect(audit).toEqual([{ action: 'report.reprocess', target: String(stored.id) }]);
+  });
+
   it("answers 404 for another tenant's message", async () => {
     provoking = true;
     const r = await page.goto(`${base}/messages/${theirs}`);
