@@ -1,23 +1,14 @@
 import { mkdtempSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dialect } from './support/app.js';
 import { cliTestEnv, type CliTestEnv } from './support/cli-env.js';
 import { runCli, spawnCli, waitFor } from './support/cli.js';
+import { freePort } from './smtp/client.js';
 
 // Issue 14.2: on the embedded database, a second process opening the data dir kept its own copy
 // and the two overwrote each other's writes. These tests run real `mailtrail` processes.
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const dirs: string[] = [];
 const children: Array<ReturnType<typeof spawnCli>> = [];
@@ -69,7 +60,14 @@ describe.skipIf(dialect === 'pg')('the embedded database has one owner', () => {
     const { env, dataDir } = await setup();
     const key = (await runCli(['apikey', 'create', '--tenant', 'acme'], env)).stdout.trim();
     const first = await startServe(env);
-    const second = await runCli(['serve'], { ...env, MAILTRAIL_HTTP_PORT: String(await freePort()), MAILTRAIL_SMTP_PORT: String(await freePort()) });
+    // Spawned, not awaited blindly: before the lock this second server started and kept running.
+    const child = spawnCli(['serve'], { ...env, MAILTRAIL_HTTP_PORT: String(await freePort()), MAILTRAIL_SMTP_PORT: String(await freePort()) });
+    children.push(child);
+    const second = { stderr: '', code: undefined as number | null | undefined };
+    child.stderr!.on('data', (d) => (second.stderr += d));
+    child.stdin!.end();
+    second.code = await Promise.race([new Promise<number | null>((r) => child.on('close', r)), new Promise<undefined>((r) => setTimeout(r, 40_000))]);
+    expect(second.code, 'the second serve must exit').toBeDefined();
     expect(second.code).not.toBe(0);
     const lines = second.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -120,8 +118,9 @@ describe.skipIf(dialect === 'pg')('the embedded database has one owner', () => {
 
   it('a kill -9 of serve while messages are being acknowledged loses none, and its stale lock is taken over', async () => {
     const { env, dataDir } = await setup();
-    const server = await startServe(env);
+    // The key exists before the server starts, so every answered write below is one it acknowledged.
     const key = (await runCli(['apikey', 'create', '--tenant', 'acme'], env)).stdout.trim();
+    const server = await startServe(env);
     // Acknowledged writes, a CLI write in the middle of them (the issue's case), then more.
     let acknowledged = 0;
     const post = async (i: number) => {
