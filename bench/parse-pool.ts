@@ -11,16 +11,14 @@
  * Each round: inline, drain the applier's backlog, pooled, drain. Prints DSN/s, latencies (end
  * of DATA → 250) and the ratio pooled/inline.
  */
-import { verpAddress } from '../src/core/tokens.js';
 import { ensureTenant } from '../src/db/tenants.js';
 import { createGroupIngestor } from '../src/ingest/group-commit.js';
 import { createParsePool } from '../src/ingest/parse-pool.js';
 import { defaultParser, pooledParser } from '../src/ingest/parser.js';
 import { startSmtp } from '../src/smtp/listener.js';
-import { dialect, testApp, TEST_SECRET } from '../test/support/app.js';
-import { insertMessage } from '../test/support/messages.js';
+import { dialect, testApp } from '../test/support/app.js';
 import { freePort, session } from '../test/smtp/client.js';
-import { percentile, smtpLoader, type LoadResult } from './smtp-load-driver.js';
+import { bounceJobs, percentile, smtpLoader, type LoadResult } from './smtp-load-driver.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -43,15 +41,7 @@ const t = await testApp({
 const app = t.app;
 const tenantId = (await ensureTenant(app.database.db, 'bench')).id;
 
-async function jobs(n: number) {
-  const out: Array<{ verp: string; recipient: string }> = [];
-  for (let i = 0; i < n; i++) {
-    const recipient = `user${i}-${Math.random().toString(36).slice(2, 8)}@remote.test`;
-    const id = await insertMessage(app.database.db, tenantId, recipient);
-    out.push({ verp: verpAddress(TEST_SECRET, id, DOMAIN), recipient });
-  }
-  return out;
-}
+const jobs = (n: number) => bounceJobs(app.database.db, tenantId, DOMAIN, n);
 
 // The slow message, built once ahead: writing it costs this (the server's) event loop little
 // next to reading and parsing it.

@@ -9,15 +9,13 @@
  * Each round: the baseline, then ours, then the applier's backlog drained (timed) before the next.
  */
 import { SMTPServer } from 'smtp-server';
-import { verpAddress } from '../src/core/tokens.js';
 import { ensureTenant } from '../src/db/tenants.js';
 import { createGroupIngestor } from '../src/ingest/group-commit.js';
 import { defaultParser } from '../src/ingest/parser.js';
 import { startSmtp } from '../src/smtp/listener.js';
-import { dialect, testApp, TEST_SECRET } from '../test/support/app.js';
-import { insertMessage } from '../test/support/messages.js';
+import { dialect, testApp } from '../test/support/app.js';
 import { freePort } from '../test/smtp/client.js';
-import { percentile, smtpLoader, type LoadResult } from './smtp-load-driver.js';
+import { bounceJobs, percentile, smtpLoader, type LoadResult } from './smtp-load-driver.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -33,15 +31,7 @@ const t = await testApp({ MAILTRAIL_SMTP_HOST: '127.0.0.1', MAILTRAIL_SMTP_PORT:
 const app = t.app;
 const tenantId = (await ensureTenant(app.database.db, 'bench')).id;
 
-async function jobs(n: number) {
-  const out: Array<{ verp: string; recipient: string }> = [];
-  for (let i = 0; i < n; i++) {
-    const recipient = `user${i}-${Math.random().toString(36).slice(2, 8)}@remote.test`;
-    const id = await insertMessage(app.database.db, tenantId, recipient);
-    out.push({ verp: verpAddress(TEST_SECRET, id, DOMAIN), recipient });
-  }
-  return out;
-}
+const jobs = (n: number) => bounceJobs(app.database.db, tenantId, DOMAIN, n);
 
 // Baseline: the same smtp-server, same limits, reading each message and discarding it.
 const discardPort = await freePort();

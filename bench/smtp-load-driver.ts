@@ -1,5 +1,10 @@
 /** The parent side of bench/smtp-load.ts: SMTP clients in a separate process, one batch at a time. */
 import { fork } from 'node:child_process';
+import type { Kysely } from 'kysely';
+import { verpAddress } from '../src/core/tokens.js';
+import type { DB } from '../src/db/types.js';
+import { TEST_SECRET } from '../test/support/app.js';
+import { insertMessage } from '../test/support/messages.js';
 
 export interface LoadResult {
   elapsedMs: number;
@@ -8,8 +13,21 @@ export interface LoadResult {
   replies: Record<string, number>;
 }
 
+export type LoadJob = { verp: string; recipient: string };
+
+/** n fresh sent messages, each with the VERP address its bounce goes to. */
+export async function bounceJobs(db: Kysely<DB>, tenantId: string, domain: string, n: number): Promise<LoadJob[]> {
+  const out: LoadJob[] = [];
+  for (let i = 0; i < n; i++) {
+    const recipient = `user${i}-${Math.random().toString(36).slice(2, 8)}@remote.test`;
+    const id = await insertMessage(db, tenantId, recipient);
+    out.push({ verp: verpAddress(TEST_SECRET, id, domain), recipient });
+  }
+  return out;
+}
+
 export interface SmtpLoader {
-  load(port: number, jobs: Array<{ verp: string; recipient: string }>): Promise<LoadResult>;
+  load(port: number, jobs: LoadJob[]): Promise<LoadResult>;
   close(): void;
 }
 

@@ -1,6 +1,5 @@
 /// <reference lib="dom" />
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { ensureTenant } from '../../src/db/tenants.js';
 import { serve, type Running } from '../../src/server/serve.js';
 import { createUser } from '../../src/web/accounts.js';
 import { repoRoot } from '../support/cli.js';
+import { expectAccessible } from './support/axe.js';
 import { dialect, testApp, TEST_SECRET, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
 import { freePort, session } from '../smtp/client.js';
@@ -17,7 +17,6 @@ import { postfixDsn } from '../smtp/dsn.js';
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`test/web/dashboard: skipped, ${CHROMIUM} is absent (apt-get install chromium; CI installs it)`);
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PASSWORD = 'a long dashboard password';
 const XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">';
 
@@ -67,21 +66,10 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium on ${dialect}`, () => {
     await t?.close();
   });
 
-  /** axe-core in the page: no WCAG 2 A/AA violation. Evaluated over CDP, so the page's CSP stays on. */
-  async function expectAccessible(): Promise<void> {
-    await page.evaluate(axeSource);
-    const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; nodes: Array<{ html: string }> }> }> } }).axe;
-      const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-      return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.html).join(' | ')}`);
-    });
-    expect(violations).toEqual([]);
-  }
-
   it('sends an anonymous visitor to the login page, which is accessible', async () => {
     await page.goto(`${base}/`);
     expect(new URL(page.url()).pathname).toBe('/ui/login');
-    await expectAccessible();
+    await expectAccessible(page);
   });
 
   it('refuses a wrong password', async () => {
@@ -102,7 +90,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium on ${dialect}`, () => {
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/ui' });
     expect(await page.textContent('[data-testid=count-sent]')).toBe('1');
     expect(await page.textContent('[data-testid=count-bounced]')).toBe('0');
-    await expectAccessible();
+    await expectAccessible(page);
   });
 
   it('updates the overview live when a bounce arrives over SMTP', async () => {
@@ -125,14 +113,14 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium on ${dialect}`, () => {
 
   it('finds the message, shows its timeline with the diagnostic as text, and is accessible', async () => {
     await page.goto(`${base}/messages?recipient=${encodeURIComponent(mine.recipient)}`);
-    await expectAccessible();
+    await expectAccessible(page);
     await page.click(`a[href="/ui/messages/${mine.id}"]`);
     await page.waitForSelector('[data-testid=status]:text("bounced")');
     const diagnostic = await page.textContent('[data-testid=diagnostic]');
     expect(diagnostic).toContain('<script>window.__xss = 1</script>');
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(await page.locator('.diagnostic script, .diagnostic img').count()).toBe(0);
-    await expectAccessible();
+    await expectAccessible(page);
     await page.screenshot({ path: resolve(repoRoot, 'docs/img/dashboard-message.png'), fullPage: true });
   });
 
@@ -141,7 +129,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium on ${dialect}`, () => {
     await page.waitForSelector('[data-testid=raw]');
     expect(await page.textContent('[data-testid=raw]')).toContain(XSS);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
-    await expectAccessible();
+    await expectAccessible(page);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('a:text("Download the raw report")')]);
     expect(download.suggestedFilename()).toMatch(/^report-\d+\.eml$/);
   });
@@ -161,14 +149,14 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium on ${dialect}`, () => {
     // What an older parser would have left: nothing recognised.
     await db.updateTable('raw_reports').set({ kind: 'unknown', parse: JSON.stringify({ kind: 'unknown', recipients: [] }) }).where('id', '=', stored.id).execute();
     await page.goto(`${base}/reports`);
-    await expectAccessible();
+    await expectAccessible(page);
     await page.click(`a[href="/ui/reports/${stored.id}"]`);
     expect(await page.textContent('[data-testid=report-kind]')).toBe('unknown');
     await page.click('button:text("Reprocess with the current parser")');
     await page.waitForSelector('.notice:text("reads it differently")');
     expect(await page.textContent('[data-testid=report-kind]')).toBe('bounce');
     expect(await page.textContent('[data-testid=raw]')).toContain(XSS);
-    await expectAccessible();
+    await expectAccessible(page);
     const audit = await db.selectFrom('audit_log').select(['action', 'target']).where('action', '=', 'report.reprocess').execute();
     expect(audit).toEqual([{ action: 'report.reprocess', target: String(stored.id) }]);
   });
@@ -178,7 +166,7 @@ describe.skipIf(!haveChromium)(`dashboard in Chromium on ${dialect}`, () => {
     const r = await page.goto(`${base}/messages/${theirs}`);
     expect(r?.status()).toBe(404);
     expect(await page.textContent('body')).not.toContain('secret@other.test');
-    await expectAccessible();
+    await expectAccessible(page);
     provoking = false;
   });
 

@@ -1,6 +1,5 @@
 /// <reference lib="dom" />
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import type { Tenant } from '../../src/db/types.js';
 import { serve, type Running } from '../../src/server/serve.js';
 import { createUser } from '../../src/web/accounts.js';
 import { repoRoot } from '../support/cli.js';
+import { expectAccessible } from './support/axe.js';
 import { dialect, testApp, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
 import { freePort } from '../smtp/client.js';
@@ -17,7 +17,6 @@ import { freePort } from '../smtp/client.js';
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`test/web/pages: skipped, ${CHROMIUM} is absent (apt-get install chromium; CI installs it)`);
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PASSWORD = 'a long dashboard password';
 const XSS = '<img src=x onerror="window.__xss = 1">';
 
@@ -77,16 +76,6 @@ describe.skipIf(!haveChromium)(`dashboard pages and roles in Chromium on ${diale
     await page.click('button[type=submit]');
     await page.waitForSelector('h1:text("Overview")');
     return { context, page };
-  }
-
-  async function expectAccessible(page: Page): Promise<void> {
-    await page.evaluate(axeSource);
-    const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; nodes: Array<{ html: string }> }> }> } }).axe;
-      const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-      return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.html).join(' | ')}`);
-    });
-    expect(violations).toEqual([]);
   }
 
   let ann: { context: BrowserContext; page: Page };
