@@ -69,3 +69,55 @@ export function overfitLines(o: OverfitReport): string[] {
   for (const u of [...one(o.rules, 'matches'), ...one(o.vendor, 'matches')]) lines.push(`  one-file: ${u.id} → ${[...u.matches][0]}`);
   return lines;
 }
+
+/**
+ * Leave-one-family-out estimate. A rule or vendor entry whose matches all fall inside one family
+ * was, for that family, fitted to the files it is scored on: had the family been held out, the
+ * rule would not exist. So a family's "held-out" reason agreement counts every recipient that such
+ * a family-local entry decided as a disagreement. It is a pessimistic bound (a more general rule
+ * might still have caught some of them), cheap because it needs no re-parse.
+ */
+export interface FamilyEstimate {
+  family: string;
+  recipients: number;
+  reasonOk: number;
+  /** Correct reasons that a family-local rule or vendor entry decided. */
+  localOk: number;
+}
+
+export function leaveOneFamilyOut(
+  labels: Array<{ file: string; recipients: Array<{ recipient: string | null; reason: string }> }>,
+  results: Map<string, Report>,
+  familyOf: (file: string) => string,
+): FamilyEstimate[] {
+  const o = overfitReport(results);
+  const local = new Map<string, string>();
+  for (const u of [...o.rules.map((r) => ({ ...r, key: 'rules' as const })), ...o.vendor.map((r) => ({ ...r, key: 'vendor' as const }))]) {
+    const fams = new Set([...u.matches, ...u.decides].map(familyOf));
+    if (fams.size === 1) local.set(`${u.key}:${u.id}`, [...fams][0]);
+  }
+  const tables = { rules: ruleEntries(), vendor: vendorEntries() };
+  const decidedLocally = (r: Report['recipients'][number], family: string): boolean =>
+    r.evidence.some((ev) => {
+      const m = /^(phrase|vendor):(\w+)$/.exec(ev.rule);
+      if (!m) return false;
+      const key = m[1] === 'phrase' ? 'rules' : 'vendor';
+      const e = tables[key].find((x) => x.reason === m[2] && x.pattern.test(ev.matched));
+      return e !== undefined && local.get(`${key}:${e.id}`) === family;
+    });
+  const out = new Map<string, FamilyEstimate>();
+  for (const label of labels) {
+    const family = familyOf(label.file);
+    const est = out.get(family) ?? { family, recipients: 0, reasonOk: 0, localOk: 0 };
+    out.set(family, est);
+    const got = results.get(label.file)?.recipients ?? [];
+    for (const e of label.recipients) {
+      est.recipients++;
+      const g = e.recipient === null && got.length === 1 ? got[0] : got.find((x) => (x.recipient ?? '').toLowerCase() === (e.recipient ?? '').toLowerCase());
+      if (!g || g.reason !== e.reason) continue;
+      est.reasonOk++;
+      if (decidedLocally(g, family)) est.localOk++;
+    }
+  }
+  return [...out.values()];
+}

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from '../src/parsers/index.js';
 import type { Report } from '../src/parsers/report.js';
 import { MISS_NOTES } from './parse-miss-notes.js';
-import { overfitLines, overfitReport } from './parse-overfit.js';
+import { leaveOneFamilyOut, overfitLines, overfitReport } from './parse-overfit.js';
 import { score, toCrlf } from './parse-metrics.js';
 import { corpusDir, corpusLabels } from '../test/support/shared.js';
 import type { Scores } from './parse-metrics.js';
@@ -51,15 +51,26 @@ for (const [e, row] of [...main.confusion].sort()) {
 const short = (s: Scores): string => `F1 ${pct(s.recipients.f1)}  reason ${pct(s.reason)}  bounce_class ${pct(s.bounceClass)}  status ${pct(s.status)}  kind ${pct(s.kind)}`;
 console.log(`\n== vendor tables off (as-is): ${short(score(labels, parseAll((b) => b, false)))}`);
 
-console.log('\n== per family (as-is): files, reason, bounce_class, recipients F1');
+// Family: the label's coarse group (Postfix, Microsoft, ...); module: the file name's MTA/vendor prefix.
+const familyOf = (file: string): string => (labels.find((l) => l.file === file) as { family?: string } | undefined)?.family ?? '(none)';
+const moduleOf = (file: string): string => /^([a-z0-9]+(?:-[a-z]+)?)/i.exec(file.replace(/-\d+\.eml$/, ''))?.[1] ?? file;
+const lofo = new Map(leaveOneFamilyOut(labels, asIs, familyOf).map((e) => [e.family, e]));
+console.log('\n== per family (as-is): files, reason, bounce_class, recipients F1, reason without family-local rules (leave-one-family-out bound)');
 const families = new Map<string, typeof labels>();
-for (const l of labels) {
-  const fam = (l as { family?: string }).family ?? '(none)';
-  families.set(fam, [...(families.get(fam) ?? []), l]);
-}
+for (const l of labels) families.set(familyOf(l.file), [...(families.get(familyOf(l.file)) ?? []), l]);
+const ratio = (n: number, d: number): string => pct(d ? n / d : NaN);
 for (const [fam, ls] of [...families].sort((a, b) => b[1].length - a[1].length)) {
   const s = score(ls, asIs);
-  console.log(`  ${fam.padEnd(30)} ${String(ls.length).padStart(3)}  ${pct(s.reason).padStart(7)}  ${pct(s.bounceClass).padStart(7)}  ${pct(s.recipients.f1).padStart(7)}`);
+  const e = lofo.get(fam);
+  const held = e ? ratio(e.reasonOk - e.localOk, e.recipients) : '-';
+  console.log(`  ${fam.padEnd(30)} ${String(ls.length).padStart(3)}  ${pct(s.reason).padStart(7)}  ${pct(s.bounceClass).padStart(7)}  ${pct(s.recipients.f1).padStart(7)}  ${held.padStart(7)}`);
+}
+for (const [name, of] of [['family', familyOf], ['module (file prefix)', moduleOf]] as const) {
+  const all = leaveOneFamilyOut(labels, asIs, of);
+  const n = all.reduce((a, e) => a + e.recipients, 0);
+  const ok = all.reduce((a, e) => a + e.reasonOk, 0);
+  const localOk = all.reduce((a, e) => a + e.localOk, 0);
+  console.log(`leave-one-${name}-out reason bound: ${ratio(ok - localOk, n)} (${localOk} correct reasons rest on rules local to their ${name}; ${all.length} groups)`);
 }
 
 console.log('\n== overfitting: rules and vendor entries that fire on exactly one corpus file');
