@@ -255,7 +255,69 @@ export interface AuditLogTable {
   at: CreatedAt;
 }
 
+/** A tenant's named, versioned flow (src/flows). */
+export interface FlowDefinitionsTable {
+  tenant_id: string;
+  name: string;
+  version: number;
+  flow: Json;
+  created_at: CreatedAt;
+  deleted_at: NullableTimestamp;
+}
+
+/** A multi- or cross-channel notification and its derived state (src/flows). */
+export interface NotificationsTable {
+  id: string;
+  tenant_id: string;
+  client_key: string | null;
+  recipient: Json<{ email?: string; phone?: string }>;
+  content: Json;
+  flow: Json;
+  flow_name: string | null;
+  flow_version: number | null;
+  metadata: Json;
+  state: string;
+  state_at: NullableTimestamp;
+  reached_step: number | null;
+  reached_channel: string | null;
+  reached_at: NullableTimestamp;
+  stop_reason: string | null;
+  cancelled_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** One started step of a notification: its message. */
+export interface NotificationStepsTable {
+  notification_id: string;
+  step: number;
+  channel: 'email' | 'sms';
+  message_id: string;
+  started_at: Timestamp;
+}
+
+/** A notification to decide again once due_at has passed (timer, status change, cancel). */
+export interface NotificationDueTable {
+  id: Generated<number>;
+  notification_id: string;
+  due_at: Timestamp;
+  reason: string;
+}
+
+export interface NotificationTimelineTable {
+  id: Generated<number>;
+  notification_id: string;
+  at: Timestamp;
+  kind: string;
+  data: Json;
+}
+
 export interface DB {
+  flow_definitions: FlowDefinitionsTable;
+  notifications: NotificationsTable;
+  notification_steps: NotificationStepsTable;
+  notification_due: NotificationDueTable;
+  notification_timeline: NotificationTimelineTable;
   users: UsersTable;
   user_sessions: UserSessionsTable;
   audit_log: AuditLogTable;

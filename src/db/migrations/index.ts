@@ -7,6 +7,7 @@ import * as m0005 from './0005-proof.js';
 import * as m0006 from './0006-imap.js';
 import * as m0007 from './0007-sms.js';
 import * as m0010 from './0010-users.js';
+import * as m0011 from './0011-flows.js';
 
 /** Every migration, in order. Numbers are never reused. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006-imap': m0006,
   '0007-sms': m0007,
   '0010-users': m0010,
+  '0011-flows': m0011,
 };
