@@ -3,6 +3,7 @@ import { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { App } from './app.js';
+import { assertStartable } from './config/check.js';
 import { ConfigError, configDocs, describeConfig, loadConfig } from './config/load.js';
 import { callAdminSocket, startAdminSocket, type AdminRequest, type AdminResponse } from './db/admin-socket.js';
 import { migrate } from './db/connect.js';
@@ -12,6 +13,7 @@ import { runProof } from './cli/proof.js';
 import { runParse } from './cli/parse.js';
 import { runReprocess } from './cli/reprocess.js';
 import { runUser } from './cli/user.js';
+import { notSendingReason } from './send/waiting.js';
 import { openApp, type OpenOptions } from './server/bootstrap.js';
 import { ROLES, serve, type Role } from './server/serve.js';
 
@@ -65,6 +67,8 @@ const commands: Record<string, Command> = {
     const running = await serve(app, roles);
     const admin = await ownerSocket(app);
     app.log.info({ roles, database: app.database.dialect }, 'mailtrail started');
+    const noRelay = roles.includes('worker') ? notSendingReason(app.config, 'email') : null;
+    if (noRelay) app.log.warn({ code: 'MT_WARN_NO_RELAY' }, noRelay);
     const signal = await signalled;
     app.log.info({ signal }, 'shutting down: no new work, finishing in-flight work');
     const force = setTimeout(() => {
@@ -97,6 +101,7 @@ const commands: Record<string, Command> = {
     }
     if (sub !== 'check') return usageError('config: expected "check" or "docs"');
     const config = loadConfig(process.env);
+    await assertStartable(config);
     for (const [k, v] of Object.entries(describeConfig(config))) console.log(`${k}=${v}`);
     return 0;
   },

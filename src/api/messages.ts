@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { App } from '../app.js';
 import { submitMessage, type SubmitOutcome } from '../send/submit.js';
 import { SubmitMessageInput } from '../send/submit-schema.js';
+import { waitingReason } from '../send/waiting.js';
 import { submitSms } from '../sms/submit.js';
 import { SubmitSmsInput } from '../sms/submit-schema.js';
 import type { PreparedStatement } from '../db/connect.js';
@@ -65,7 +66,10 @@ export const EventView = z.object({
   report_id: z.number().int().nullable(),
 });
 
-export const MessageDetail = MessageView.extend({ events: z.array(EventView) });
+export const MessageDetail = MessageView.extend({
+  waiting: z.string().nullable().meta({ description: 'why a queued message is not being sent (no relay or SMSC configured); null otherwise' }),
+  events: z.array(EventView),
+});
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
@@ -230,7 +234,7 @@ export function messageRoutes(app: App) {
       async handler({ params, tenant, req, reply }) {
         const [m] = await app.database.prepared<Message & { timeline: EventRow[] }>(GET_MESSAGE, [params.id, tenant.id]);
         if (!m) return reply.code(404).send(errorBody(req.id, 'not_found', `no message ${params.id}`));
-        return { ...messageView(m), events: timelineView(m.timeline ?? []) };
+        return { ...messageView(m), waiting: waitingReason(app.config, m), events: timelineView(m.timeline ?? []) };
       },
     }),
     defineRoute({

@@ -3,29 +3,39 @@ import { SETTINGS, type Env } from './schema.js';
 
 export class ConfigError extends Error {
   readonly code = 'MT_ERR_CONFIG';
+  /** One line per bad setting, each naming its variable and how to fix it. */
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === 'string' ? [problems] : problems;
+    super(list.length === 1 ? list[0] : `${list.length} settings need fixing:\n${list.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = list;
+  }
 }
 
 /** The validated settings. Reads only the given env object, never process.env directly. */
 export type Config = Env;
 
 /**
- * Validates every setting; the first bad one stops start-up with a one-line message naming the
- * variable, e.g. `MAILTRAIL_HTTP_PORT: must be a port number 1-65535 (got "abc")`.
+ * Validates every setting; bad ones stop start-up together, one line each naming the variable,
+ * e.g. `MAILTRAIL_HTTP_PORT: must be a port number 1-65535 (got "abc")`: a user fixes them all
+ * in one go rather than discovering them one start at a time.
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const out: Record<string, unknown> = {};
+  const problems: string[] = [];
   for (const [name, s] of Object.entries(SETTINGS)) {
     const raw = env[name] === '' ? undefined : env[name];
     const value = raw ?? ('default' in s ? s.default : undefined);
     const r = (s.schema as z.ZodTypeAny).safeParse(value);
     if (!r.success) {
       const shown = (s as { secret?: boolean }).secret ? '' : ` (got ${JSON.stringify(value ?? '')})`;
-      throw new ConfigError(`${name}: ${r.error.issues[0]?.message ?? 'invalid'}${shown}`);
-    }
-    out[name] = r.data;
+      problems.push(`${name}: ${r.error.issues[0]?.message ?? 'invalid'}${shown}`);
+    } else out[name] = r.data;
   }
   const unknown = Object.keys(env).filter((k) => k.startsWith('MAILTRAIL_') && !k.startsWith('MAILTRAIL_TEST_') && !(k in SETTINGS));
-  if (unknown.length) throw new ConfigError(`${unknown[0]}: unknown setting (known: see \`mailtrail config docs\`)`);
+  for (const k of unknown) problems.push(`${k}: unknown setting (known: see \`mailtrail config docs\`)`);
+  if (problems.length) throw new ConfigError(problems);
   return out as Config;
 }
 

@@ -1,4 +1,5 @@
 import { createApp, type App, type Clock } from '../app.js';
+import { assertStartable } from '../config/check.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { resolveSecret } from '../config/secret.js';
 import { connectDatabase, migrate } from '../db/connect.js';
@@ -14,6 +15,7 @@ export interface OpenOptions {
 /** Config → secret → database → app: the start of every command that needs the database. */
 export async function openApp(env: Record<string, string | undefined>, opts: OpenOptions = {}): Promise<App> {
   const config: Config = loadConfig(env);
+  await assertStartable(config);
   const secret = resolveSecret(config);
   const log = opts.log ?? createLog(config.MAILTRAIL_LOG_LEVEL);
   const database = await connectDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.MAILTRAIL_DATA_DIR });
