@@ -4,7 +4,9 @@ import { checkEmailAddress, parseMailbox } from '../core/address.js';
 import { uuidv7 } from '../core/ids.js';
 import type { Status } from '../core/status.js';
 import { messageIdHeader, verpAddress } from '../core/tokens.js';
+import type { Kysely, Transaction } from 'kysely';
 import { appendEvents, type NewEvent } from '../db/events.js';
+import type { DB } from '../db/types.js';
 import { rewriteLinks } from './links.js';
 import { SubmitMessageInput, type SubmitMessage } from './submit-schema.js';
 import { renderTemplate } from './template.js';
@@ -34,20 +36,21 @@ export type SubmitOutcome =
  * Stage 1 of a message: validates the input, then in one transaction inserts the message and its
  * first event: `erroneous` (bad address, nothing sent), `rejected` (suppressed address, nothing
  * sent) or `queued` (due for the send worker now). Idempotent on the client key per tenant.
+ * Inside `within` (a caller's transaction, e.g. a flow step) it commits with the caller's writes.
  */
 export async function submitMessage(
   app: App,
   tenantId: string,
   input: SubmitMessageInput,
   clientKey?: string,
+  within?: Transaction<DB>,
 ): Promise<SubmitOutcome> {
   const parsed = SubmitMessageInput.safeParse(clientKey === undefined ? input : { ...input, client_key: clientKey });
   if (!parsed.success) return { ok: false, issues: parsed.error.issues };
   const v = parsed.data;
-  const db = app.database.db;
   const key = v.client_key ?? null;
   if (key !== null) {
-    const existing = await findByClientKey(app, tenantId, key);
+    const existing = await findByClientKey(app, tenantId, key, within);
     if (existing) return existing;
   }
 
@@ -68,7 +71,7 @@ export async function submitMessage(
     links: rewriteLinks(rendered.html, rendered.text, (u) => u).links.length,
   };
 
-  const outcome = await db.transaction().execute(async (trx) => {
+  const outcome = await inTransaction(app, within, async (trx) => {
     const suppression = check.ok
       ? await trx
           .selectFrom('suppressions')
@@ -122,13 +125,18 @@ export async function submitMessage(
     return { ok: true as const, id, status: r ? r.status.status : (first.type as Status), created: true };
   });
   if (outcome) return outcome;
-  const existing = await findByClientKey(app, tenantId, key as string);
+  const existing = await findByClientKey(app, tenantId, key as string, within);
   if (!existing) throw new Error('message with this client key vanished');
   return existing;
 }
 
-export async function findByClientKey(app: App, tenantId: string, key: string): Promise<SubmitOutcome | null> {
-  const row = await app.database.db
+/** `fn` in the caller's transaction when there is one, else in a new one. */
+export function inTransaction<T>(app: App, within: Transaction<DB> | undefined, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  return within ? fn(within) : app.database.db.transaction().execute(fn);
+}
+
+export async function findByClientKey(app: App, tenantId: string, key: string, within?: Kysely<DB>): Promise<SubmitOutcome | null> {
+  const row = await (within ?? app.database.db)
     .selectFrom('messages')
     .select(['id', 'status'])
     .where('tenant_id', '=', tenantId)

@@ -4,7 +4,9 @@ import { checkPhoneNumber } from '../core/phone.js';
 import { planSms, type SmsEncoding } from '../core/sms-encoding.js';
 import type { Status } from '../core/status.js';
 import { appendEvents, type NewEvent } from '../db/events.js';
-import { findByClientKey, type SubmitOutcome } from '../send/submit.js';
+import type { Transaction } from 'kysely';
+import type { DB } from '../db/types.js';
+import { findByClientKey, inTransaction, type SubmitOutcome } from '../send/submit.js';
 import { renderTemplate } from '../send/template.js';
 import { MAX_SMS_SEGMENTS, SubmitSmsInput } from './submit-schema.js';
 
@@ -22,15 +24,16 @@ export interface SmsContent {
 /**
  * Stage 1 of an SMS: validates the input, then in one transaction inserts the message and its first
  * event: `erroneous` (not an SMS-capable number, nothing sent), `rejected` (the E.164 number is
- * suppressed) or `queued`. Idempotent on the client key per tenant, like email.
+ * suppressed) or `queued`. Idempotent on the client key per tenant, like email; inside `within`
+ * (a caller's transaction) like email too.
  */
-export async function submitSms(app: App, tenantId: string, input: SubmitSmsInput, clientKey?: string): Promise<SubmitOutcome> {
+export async function submitSms(app: App, tenantId: string, input: SubmitSmsInput, clientKey?: string, within?: Transaction<DB>): Promise<SubmitOutcome> {
   const parsed = SubmitSmsInput.safeParse(clientKey === undefined ? input : { ...input, client_key: clientKey });
   if (!parsed.success) return { ok: false, issues: parsed.error.issues };
   const v = parsed.data;
   const key = v.client_key ?? null;
   if (key !== null) {
-    const existing = await findByClientKey(app, tenantId, key);
+    const existing = await findByClientKey(app, tenantId, key, within);
     if (existing) return existing;
   }
   const text = v.template ? renderTemplate(v.template.text, v.variables ?? {}, false) : (v.text ?? '');
@@ -46,7 +49,7 @@ export async function submitSms(app: App, tenantId: string, input: SubmitSmsInpu
   const recipient = check.ok ? check.e164 : v.recipient.trim();
   const content: SmsContent = { text, tracking: { click: v.tracking?.click ?? true }, encoding: plan.encoding, segments: plan.segments.length, units: plan.units };
 
-  const outcome = await app.database.db.transaction().execute(async (trx) => {
+  const outcome = await inTransaction(app, within, async (trx) => {
     const suppression = check.ok
       ? await trx
           .selectFrom('suppressions')
@@ -91,7 +94,7 @@ export async function submitSms(app: App, tenantId: string, input: SubmitSmsInpu
     return { ok: true as const, id, status: r ? r.status.status : (first.type as Status), created: true };
   });
   if (outcome) return outcome;
-  const existing = await findByClientKey(app, tenantId, key as string);
+  const existing = await findByClientKey(app, tenantId, key as string, within);
   if (!existing) throw new Error('message with this client key vanished');
   return existing;
 }
