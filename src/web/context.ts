@@ -15,8 +15,32 @@ export interface PageContext {
   render(reply: FastifyReply, view: string, data: Record<string, unknown>, code?: number): FastifyReply | Promise<unknown>;
   notFound(req: FastifyRequest, reply: FastifyReply): unknown;
   viewerOf(req: FastifyRequest): Viewer;
+  /**
+   * A destructive action runs only once confirmed: without `confirm=yes` in the form, this answers
+   * a page that says what will happen, whose form posts the same fields again with it; returns
+   * null when the action may run.
+   */
+  confirmFirst(req: FastifyRequest, reply: FastifyReply, ask: Confirmation): unknown;
   /** Records a dashboard change (who, what, when, from where) in the audit log. */
   audit(req: FastifyRequest, action: string, entry?: { tenantId?: string | null; target?: string; data?: Record<string, unknown> }): Promise<void>;
+}
+
+export interface Confirmation {
+  title: string;
+  text: string;
+  button: string;
+  /** Dashboard path of the Cancel link. */
+  cancel: string;
+}
+
+export function confirmer(render: PageContext['render'], viewerOf: PageContext['viewerOf']): PageContext['confirmFirst'] {
+  return (req, reply, ask) => {
+    if (field(req.body, 'confirm', 3) === 'yes') return null;
+    const fields = Object.entries((req.body ?? {}) as Record<string, unknown>).filter(
+      (e): e is [string, string] => typeof e[1] === 'string' && e[0] !== '_csrf' && e[0] !== 'confirm',
+    );
+    return render(reply, 'confirm', { viewer: viewerOf(req), title: ask.title, ask, action: req.url, fields });
+  };
 }
 
 export function auditor(db: Kysely<DB>, viewerOf: (req: FastifyRequest) => Viewer): PageContext['audit'] {

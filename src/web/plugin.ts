@@ -14,7 +14,7 @@ import { isUuid } from '../core/ids.js';
 import { STAGE_OF, STATUSES, type Status } from '../core/status.js';
 import { audit, closeSession, findUserByEmail, openSession, sessionViewer, type Viewer } from './accounts.js';
 import { hashPassword, passwordProblem, verifyPassword } from './password.js';
-import { auditor, type PageContext } from './context.js';
+import { auditor, confirmer, type PageContext } from './context.js';
 import { ApiOperations } from './operations.js';
 import { registerApiKeyPages } from './pages/api-keys.js';
 import { registerProofPages } from './pages/proof.js';
@@ -22,7 +22,7 @@ import { registerReportPages } from './pages/reports.js';
 import { registerSuppressionPages } from './pages/suppressions.js';
 import { registerSystemPages } from './pages/system.js';
 import { registerWebhookPages } from './pages/webhooks.js';
-import { CHANNELS, COMPLAINT_LINE, PERIODS, listMessages, messageWithTimeline, overview, scopeSeq, type Channel, type Period } from './queries.js';
+import { CHANNELS, COMPLAINT_LINE, PERIODS, listMessages, messageWithTimeline, overview, scopeSeq, sendingDomain, type Channel, type OverviewFilter, type Period } from './queries.js';
 import { CSP, LoginLimiter, cookieKey, sameSecret, signCookie, unsignCookie } from './security.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -176,8 +176,12 @@ export async function registerDashboard(http: FastifyInstance, app: App): Promis
           const q = req.query as Record<string, string>;
           const period: Period = q.period && q.period in PERIODS ? (q.period as Period) : '7d';
           const channel: Channel = (CHANNELS as readonly string[]).includes(q.channel) ? (q.channel as Channel) : 'all';
+          const f: OverviewFilter = { period, channel, tag: q.tag?.trim().slice(0, 64) || undefined, domain: sendingDomain(q.domain?.slice(0, 253)) };
           const v = viewerOf(req);
-          return { viewer: v, title: 'Overview', period, channel, periods: Object.keys(PERIODS), channels: CHANNELS, o: await overview(db, v.tenantId, period, channel, app.clock.now()) };
+          // The panel reloads with the same filters; only the ones in use go into its URL.
+          const query = new URLSearchParams(Object.entries({ period, channel, tag: f.tag, domain: f.domain }).filter((e): e is [string, string] => !!e[1])).toString();
+          const badDomain = !!q.domain?.trim() && !f.domain;
+          return { viewer: v, title: 'Overview', f, query, badDomain, periods: Object.keys(PERIODS), channels: CHANNELS, o: await overview(db, v.tenantId, f, app.clock.now()) };
         };
         pages.get('/', async (req, reply) => render(reply, 'overview', await overviewData(req)));
         pages.get('/overview/panel', async (req, reply) => render(reply, 'overview-panel', await overviewData(req)));
@@ -192,6 +196,7 @@ export async function registerDashboard(http: FastifyInstance, app: App): Promis
             since: date(q.since),
             until: date(q.until),
             id: q.id && isUuid(q.id.trim()) ? q.id.trim() : undefined,
+            domain: sendingDomain(q.domain?.slice(0, 253)),
             before: q.before && isUuid(q.before) ? q.before : undefined,
           };
           const badId = !!q.id && !filter.id;
@@ -215,7 +220,7 @@ export async function registerDashboard(http: FastifyInstance, app: App): Promis
           return d ? render(reply, 'timeline', d) : notFound(req, reply);
         });
 
-        const ctx: PageContext = { app, db, base, ops: new ApiOperations(app), render, notFound, viewerOf, audit: auditor(db, viewerOf) };
+        const ctx: PageContext = { app, db, base, ops: new ApiOperations(app), render, notFound, viewerOf, confirmFirst: confirmer(render, viewerOf), audit: auditor(db, viewerOf) };
         registerSuppressionPages(pages, ctx);
         registerReportPages(pages, ctx);
         registerWebhookPages(pages, ctx);

@@ -131,11 +131,36 @@ describe.skipIf(!haveChromium)(`dashboard pages and roles in Chromium on ${diale
     expect(await page.textContent('[data-testid=pending]')).toBe('1');
     const before = await t.app.database.db.selectFrom('webhook_endpoints').select('secret').where('id', '=', endpoint).executeTakeFirstOrThrow();
     await page.click('button:text("Rotate the secret")');
+    // A confirmation first: the secret is the same until it is given.
+    await page.waitForSelector('h1:text("Rotate the signing secret?")');
+    expect(await page.textContent('[data-testid=confirm-text]')).toMatch(/for 24 hour/);
+    await expectAccessible(page);
+    expect((await t.app.database.db.selectFrom('webhook_endpoints').select('secret').where('id', '=', endpoint).executeTakeFirstOrThrow()).secret).toBe(before.secret);
+    await page.click('button:text("Yes, rotate it")');
     const shown = await page.textContent('[data-testid=secret]');
     const after = await t.app.database.db.selectFrom('webhook_endpoints').select(['secret', 'previous_secret']).where('id', '=', endpoint).executeTakeFirstOrThrow();
     expect(shown).toBe(after.secret);
     expect(after.previous_secret).toBe(before.secret);
     await expectAccessible(page);
+  });
+
+  it('disables an endpoint only after a confirmation, and the overview lists it as needing attention', async () => {
+    const { page } = ann;
+    await page.goto(`${base}/webhooks/${endpoint}`);
+    await page.click('button:text("Disable")');
+    await page.waitForSelector('h1:text("Disable this webhook endpoint?")');
+    await expectAccessible(page);
+    expect(await page.textContent('body')).not.toContain('disabled through');
+    await page.click('button:text("Yes, disable it")');
+    await page.waitForSelector('[data-testid=state]:text-matches("^disabled")');
+    await page.goto(`${base}/`);
+    expect(await page.textContent('.attention')).toContain('Webhooks: 1 endpoint(s) disabled, 0 dead letter(s) to replay.');
+    await page.click('.attention a:text("See them")');
+    await page.waitForSelector('h1:text("Webhooks")');
+    await page.click('a:text("https://hooks.acme.test/in")');
+    // Enabling needs no confirmation.
+    await page.click('button:text("Enable")');
+    await page.waitForSelector('[data-testid=state]:text("enabled")');
   });
 
   it('creates an API key shown once, then revokes it', async () => {
@@ -151,6 +176,15 @@ describe.skipIf(!haveChromium)(`dashboard pages and roles in Chromium on ${diale
     await page.goto(`${base}/api-keys`);
     expect(await page.textContent('body')).not.toContain(key);
     await page.click('button:has-text("Revoke")');
+    await page.waitForSelector('h1:text-matches("^Revoke the API key")');
+    await expectAccessible(page);
+    // Until confirmed, the key still works; Cancel leaves it so.
+    expect((await fetch(`${base.replace('/ui', '')}/v1/suppressions`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+    await page.click('a:text("Cancel")');
+    await page.waitForSelector('h1:text("API keys")');
+    expect(await page.locator('td:text-matches("^revoked")').count()).toBe(0);
+    await page.click('button:has-text("Revoke")');
+    await page.click('button:text("Yes, revoke it")');
     await page.waitForSelector('td:text-matches("^revoked")');
     const refused = await fetch(`${base.replace('/ui', '')}/v1/suppressions`, { headers: { authorization: `Bearer ${key}` } });
     expect(refused.status).toBe(401);

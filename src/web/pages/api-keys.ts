@@ -41,6 +41,16 @@ export function registerApiKeyPages(pages: FastifyInstance, ctx: PageContext): v
     const acting = await actingTenant(db, ctx.viewerOf(req), field(req.body, 'tenant'));
     const id = (req.params as { id: string }).id;
     if (!acting.tenant) return ctx.notFound(req, reply);
+    const keys = (await ops.call<{ data: Key[] }>('listApiKeys', acting.tenant, req)).body?.data ?? [];
+    const k = keys.find((x) => x.id === id);
+    if (!k) return ctx.notFound(req, reply);
+    const asking = ctx.confirmFirst(req, reply, {
+      title: `Revoke the API key mt_${k.prefix}_…?`,
+      text: `Key mt_${k.prefix}_…${k.label ? ` ("${k.label}")` : ''} stops authenticating at once: every application still using it gets 401 until it has a new key. This cannot be undone.`,
+      button: 'Yes, revoke it',
+      cancel: `/api-keys?tenant=${acting.tenant.id}`,
+    });
+    if (asking) return asking;
     const r = await ops.call('revokeApiKey', acting.tenant, req, { params: { id } });
     if (r.status === 404 || r.status === 400) return ctx.notFound(req, reply);
     await ctx.audit(req, 'api-key.revoke', { tenantId: acting.tenant.id, target: id });

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { PageContext } from '../context.js';
-
-/** A queued message whose next attempt is this late is stuck: no send worker is taking it. */
-export const STUCK_AFTER_MS = 10 * 60_000;
+import { sendQueue } from '../queries.js';
 
 /** Operators only: tenants, this node's health (what /readyz and /metrics report), queue depths. */
 export function registerSystemPages(pages: FastifyInstance, ctx: PageContext): void {
@@ -26,18 +24,17 @@ export function registerSystemPages(pages: FastifyInstance, ctx: PageContext): v
       .orderBy('t.name')
       .limit(1000)
       .execute();
-    const { rows: queues } = await sql<{ name: string; depth: number; oldest: Date | null }>`
-      select 'send queue (messages waiting to send)' as name, count(*)::int as depth, min(next_attempt_at) as oldest
-        from messages where next_attempt_at is not null and sent_at is null and status = 'queued'
-      union all
-      select 'webhook deliveries pending', count(*)::int, min(next_attempt_at) from webhook_outbox where state = 'pending'
+    const send = await sendQueue(db, null, now);
+    const { rows: others } = await sql<{ name: string; depth: number; oldest: Date | null }>`
+      select 'webhook deliveries pending' as name, count(*)::int as depth, min(next_attempt_at) as oldest from webhook_outbox where state = 'pending'
       union all
       select 'webhook dead letters', count(*)::int, min(dead_at) from webhook_outbox where state = 'dead'
       union all
       select 'inbound reports still to apply', count(*)::int, min(received_at) from raw_reports where applied_at is null
       union all
       select 'uncorrelated inbound reports', count(*)::int, min(received_at) from raw_reports where correlated = false`.execute(db);
-    const stuck = queues[0].oldest !== null && now.getTime() - new Date(queues[0].oldest).getTime() > STUCK_AFTER_MS;
+    const queues = [{ name: 'send queue (messages waiting to send)', depth: send.depth, oldest: send.oldest }, ...others];
+    const stuck = send.stuck > 0;
     // The same registry /metrics exposes: the gauges, one line each (counters and histograms stay in /metrics).
     const gauges = (await app.metrics.getMetricsAsJSON())
       .filter((m) => m.type === ('gauge' as unknown as typeof m.type))

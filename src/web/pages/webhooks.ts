@@ -106,6 +106,15 @@ export function registerWebhookPages(pages: FastifyInstance, ctx: PageContext): 
 
   action('rotate-secret', async (tenant, id, req, reply) => {
     const grace = Number(field(req.body, 'grace_hours', 6) ?? 24);
+    const asking = ctx.confirmFirst(req, reply, {
+      title: 'Rotate the signing secret?',
+      text: Number.isFinite(grace) && grace > 0
+        ? `A new secret signs every delivery from now on; the current one keeps signing alongside it for ${grace} hour(s), then stops. Receivers must switch to the new secret within that time.`
+        : 'A new secret signs every delivery from now on and the current one stops at once: receivers still checking it reject every delivery until they have the new one.',
+      button: 'Yes, rotate it',
+      cancel: `/webhooks/${id}`,
+    });
+    if (asking) return asking;
     const r = await ops.call<Endpoint & { secret: string }>('rotateWebhookSecret', tenant, req, {
       params: { id },
       body: { grace_seconds: Number.isFinite(grace) ? Math.round(grace * 3600) : -1 },
@@ -118,6 +127,15 @@ export function registerWebhookPages(pages: FastifyInstance, ctx: PageContext): 
 
   action('state', async (tenant, id, req, reply) => {
     const enabled = field(req.body, 'enabled', 5) === 'true';
+    if (!enabled) {
+      const asking = ctx.confirmFirst(req, reply, {
+        title: 'Disable this webhook endpoint?',
+        text: 'Nothing is delivered to it until it is enabled again; events meanwhile wait in its queue.',
+        button: 'Yes, disable it',
+        cancel: `/webhooks/${id}`,
+      });
+      if (asking) return asking;
+    }
     const r = await ops.call('updateWebhook', tenant, req, { params: { id }, body: { enabled } });
     if (r.status === 404) return ctx.notFound(req, reply);
     await ctx.audit(req, enabled ? 'webhook.enable' : 'webhook.disable', { tenantId: tenant.id, target: id });
