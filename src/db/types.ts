@@ -203,6 +203,26 @@ export interface ProofCheckpointsTable {
   signature: string;
 }
 
+/** The random salt of a message's commitments (proof format 2); erasure deletes it. */
+export interface ProofSaltsTable {
+  message_id: string;
+  salt: string;
+  created_at: CreatedAt;
+}
+
+/** RFC 3161 timestamp token of a checkpoint, requested until the TSA answers (src/proof/tsa.ts). */
+export interface ProofTimestampsTable {
+  chain: string;
+  seq: number;
+  tsa_url: string;
+  token: Buffer | null;
+  gen_time: NullableTimestamp;
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_error: string | null;
+  created_at: CreatedAt;
+}
+
 /** One submitted segment of an SMS and its delivery receipt (src/sms). */
 export interface SmsPartsTable {
   message_id: string;
@@ -332,6 +352,8 @@ export interface DB {
   proof_chains: ProofChainsTable;
   proof_entries: ProofEntriesTable;
   proof_checkpoints: ProofCheckpointsTable;
+  proof_salts: ProofSaltsTable;
+  proof_timestamps: ProofTimestampsTable;
   imap_mailboxes: ImapMailboxesTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_outbox: WebhookOutboxTable;

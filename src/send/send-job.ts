@@ -1,8 +1,10 @@
 import { sql } from 'kysely';
-import type { Transporter } from 'nodemailer';
+import type { SendMailOptions, Transporter } from 'nodemailer';
 import type { App } from '../app.js';
 import type { Message, Suppression } from '../db/types.js';
 import type { Job } from '../server/worker.js';
+import { emailCommitment, saltOf } from '../proof/commitments.js';
+import { SENT_BYTES_OPTION, type SentBytes } from '../proof/sent-bytes.js';
 import { composeMessage } from './compose.js';
 import { OutcomeWriter } from './outcomes.js';
 import { relayFailure, retryDelayMs } from './relay-reply.js';
@@ -97,20 +99,23 @@ async function sendOne(app: App, transport: Transporter, outcomes: OutcomeWriter
 
   const attempt = msg.attempts;
   const relay = new URL(app.config.MAILTRAIL_SMTP_RELAY_URL ?? 'smtp://unset').host;
+  // Proof commitments (src/proof/commitments.ts): the salt first, the digest of the bytes as sent.
+  const salt = await saltOf(app.database.db, msg.id);
+  const sent: SentBytes = { digest: null };
   try {
-    const info = await transport.sendMail(composeMessage(app, msg));
+    const info = await transport.sendMail({ ...composeMessage(app, msg), [SENT_BYTES_OPTION]: sent } as SendMailOptions);
     const at = app.clock.now();
     outcomes.write(msg, {
       type: 'sent',
       occurredAt: at,
       source: 'send',
       dedupeKey: `send:${attempt}:sent`,
-      data: { attempt, relay, response: String(info.response ?? '').slice(0, 2000) },
+      data: { attempt, relay, response: String(info.response ?? '').slice(0, 2000), ...emailCommitment(msg, salt, sent.digest) },
     }, { sent_at: at, next_attempt_at: new Date(at.getTime() + app.config.MAILTRAIL_DELIVERED_AFTER), last_error: null });
   } catch (err) {
     const at = app.clock.now();
     const f = relayFailure(err, msg.recipient);
-    const details = { attempt, relay, reason: f.reason, bounce_class: f.bounce_class, status: f.status, replycode: f.replycode, diagnostic: f.diagnostic, command: f.command, evidence: f.evidence };
+    const details = { attempt, relay, reason: f.reason, bounce_class: f.bounce_class, status: f.status, replycode: f.replycode, diagnostic: f.diagnostic, command: f.command, evidence: f.evidence, ...emailCommitment(msg, salt, sent.digest) };
     const lastError = `${f.replycode || f.evidence[0]?.matched || 'error'} ${f.diagnostic}`.slice(0, 500);
     if (f.permanent) {
       outcomes.write(msg, { type: 'bounced', occurredAt: at, source: 'send', dedupeKey: `send:${attempt}:bounced`, data: { ...details, synchronous: true } }, { next_attempt_at: null, last_error: lastError });

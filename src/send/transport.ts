@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { App } from '../app.js';
 import { ConfigError } from '../config/load.js';
+import { sentBytesPlugin } from '../proof/sent-bytes.js';
 
 // RFC 8058 §4: the DKIM signature must cover List-Unsubscribe and List-Unsubscribe-Post.
 const SIGNED_HEADERS = [
@@ -36,6 +37,8 @@ export function relayTransport(app: App, signal: AbortSignal): Transporter | nul
     socketTimeout: 60_000,
     ...(signing ? { dkim: signing } : {}),
   });
+  // The proof commitment hashes the bytes as handed to the relay, after DKIM (src/proof/sent-bytes.ts).
+  transport.use('stream', sentBytesPlugin);
   transports.set(app, transport);
   signal.addEventListener(
     'abort',

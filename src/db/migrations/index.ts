@@ -8,6 +8,7 @@ import * as m0006 from './0006-imap.js';
 import * as m0007 from './0007-sms.js';
 import * as m0010 from './0010-users.js';
 import * as m0011 from './0011-flows.js';
+import * as m0013 from './0013-proof.js';
 
 /** Every migration, in order. Numbers are never reused. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007-sms': m0007,
   '0010-users': m0010,
   '0011-flows': m0011,
+  '0013-proof': m0013,
 };
