@@ -1,6 +1,6 @@
 import type { BounceClass, Evidence, Reason } from './report.js';
 import { vendorReason } from './mta/vendor-codes.js';
-import { matchRule } from './rules/index.js';
+import { matchRule, queueLifetime } from './rules/index.js';
 import { findCommand } from './smtp-command.js';
 import { findReplyCode, findStatus, reasonFromStatus } from './status-code.js';
 
@@ -59,8 +59,8 @@ export function classify(f: Finding, options: ClassifyOptions = {}): Classified 
   const command = f.command || findCommand(diag);
   const vendor = f.reason || options.vendorTables === false ? null : vendorReason(diag, [f.remoteMta, f.reportingMta ?? ''].map((h) => h.replace(/[\s[(].*$/, '')));
   if (vendor) evidence.push({ rule: `vendor:${vendor.reason}`, matched: vendor.matched });
-  const reason = vendor ? vendor.reason : byStage(pickReason({ ...f, command }, diag, status, evidence), command, status, evidence);
-  return { reason, status, replycode, bounceClass: bounceClassOf(reason, status), evidence };
+  const reason = vendor ? vendor.reason : byQueueLifetime(byStage(pickReason({ ...f, command }, diag, status, evidence), command, status, evidence), f.action, diag, evidence);
+  return { reason, status, replycode, bounceClass: f.action === 'delayed' ? delayedClassOf(reason) : bounceClassOf(reason, status), evidence };
 }
 
 /**
@@ -78,6 +78,22 @@ function byStage(reason: Reason, command: string, status: string, evidence: Evid
   if (command === 'HELO' || command === 'CONN') return reason;
   evidence.push({ rule: command === 'DATA' ? 'stage:data' : 'stage:unconfirmed', matched: reason });
   return 'filtered';
+}
+
+/** Transient causes that a final report can only have reached by retrying until its queue lifetime ran out. */
+const RETRIED_CAUSES = new Set<Reason>(['networkerror', 'systemerror', 'expired', 'onhold', 'undefined']);
+
+/**
+ * A final report that says it gave up after its queue lifetime ("in the queue too long", "retry
+ * timeout exceeded", "aborted after 5 hours") failed because time ran out: `expired`, whatever
+ * connection or server error of the last attempt it quotes. A delay warning has not given up yet.
+ */
+function byQueueLifetime(reason: Reason, action: string, diag: string, evidence: Evidence[]): Reason {
+  if (action === 'delayed' || reason === 'expired' || !RETRIED_CAUSES.has(reason)) return reason;
+  const lifetime = queueLifetime(diag);
+  if (!lifetime) return reason;
+  evidence.push({ rule: 'frame:queue-lifetime', matched: lifetime });
+  return 'expired';
 }
 
 function pickReason(f: Finding, diag: string, status: string, evidence: Evidence[]): Reason {
@@ -166,6 +182,12 @@ function normaliseDiagnostic(diag: string): string {
   if (!head) return flat;
   const repeat = new RegExp(` ${head[1]}[ -]${head[2].replace(/\./g, '\\.')}`, 'g');
   return flat.slice(0, head[0].length) + flat.slice(head[0].length).replace(repeat, ' ');
+}
+
+/** A delay warning is still being retried: never hard, whatever its reason (RFC 3464 §2.3.3 Action: delayed). */
+function delayedClassOf(reason: Reason): BounceClass {
+  const c = bounceClassOf(reason, '4.0.0');
+  return c === 'hard' ? 'soft' : c;
 }
 
 /** hard only for reasons that say the address itself is dead; never for policy blocks. */

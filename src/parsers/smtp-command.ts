@@ -1,9 +1,14 @@
 /** SMTP stage a reply answered, as Exim, Postfix, Sendmail, qmail and DMA write it. */
 const COMMAND = /(?:after|in\s+reply\s+to|our|>>>|for|while\s+sending|smtp\s+command:?)\s*(?:the\s+)?(?:end\s+of\s+)?(MAIL\s+FROM|RCPT\s+TO|DATA|final\s+DATA|EHLO|HELO|initial\s+connection|connect(?:ion)?|TEXT\s+command|RCPT\s+command|MAIL\s+command)/i;
 
-/** MTA sentences that name the stage without naming the command (qmail, Yahoo, DragonFly...). */
+/**
+ * MTA sentences that name the stage without naming the command (qmail, Yahoo, DragonFly...).
+ * Postfix's smtpd answers its recipient restrictions and reject_unlisted_recipient only at RCPT
+ * TO ("Recipient address rejected: ...", "User unknown in local recipient table", postconf(5)
+ * smtpd_recipient_restrictions), so those replies carry their stage wherever they are quoted.
+ */
 const STAGE_PHRASES: Array<[RegExp, string]> = [
-  [/does not like recipient|\bSMTP:RCPT\b|\[RCPT_TO\]|\bRCPT TO (?:command|response)\b|did not like our RCPT/i, 'RCPT'],
+  [/\bRecipient address rejected\b|\bin (?:local recipient|virtual alias|virtual mailbox|relay recipient) table\b|does not like recipient|\bSMTP:RCPT\b|\[RCPT_TO\]|\bRCPT TO (?:command|response)\b|did not like our RCPT/i, 'RCPT'],
   [/sender was rejected|\bSMTP:MAIL\b|\[MAIL_FROM\]|did not like our MAIL/i, 'MAIL'],
   [/failed on DATA command|\bSMTP:DATA\b|failed after I sent the message|\[DATA\]|did not like our DATA/i, 'DATA'],
   [/greeting failed|\[CONNECT\]/i, 'CONN'],

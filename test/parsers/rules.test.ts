@@ -4,9 +4,13 @@ import { VENDOR_RULES, vendorReason } from '../../src/parsers/mta/vendor-codes.j
 import { RULES, matchRule } from '../../src/parsers/rules/index.js';
 
 describe('phrase rules', () => {
-  it.each(RULES.map((r) => [r.reason, r.example] as const))('%s: %s', (reason, example) => {
+  it.each(RULES.flatMap((r) => [r.example, ...(r.also ?? [])].map((text) => [r.reason, text] as const)))('%s: %s', (reason, example) => {
     const hit = matchRule(example);
     expect(hit?.rule.reason).toBe(reason);
+  });
+
+  it.each(RULES.filter((r) => r.counter).map((r) => [r.reason, r.counter ?? '', r] as const))('%s does not match its counter-example: %s', (_reason, counter, rule) => {
+    expect(rule.pattern.test(counter)).toBe(false);
   });
 
   it.each(VENDOR_RULES.map((r) => [r.reason, r.example] as const))('vendor %s: %s', (reason, example) => {

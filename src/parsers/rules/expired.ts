@@ -8,9 +8,27 @@ export const expiredRules: Rule[] = [
 ];
 
 /**
- * Queue-lifetime wrappers ("I'm not going to try again; this message has been in the queue too
- * long", "giving up") surround the last real error: they decide only when nothing else does.
+ * Queue-lifetime wrappers surround the last real error of a report that gave up: as phrases they
+ * decide only when nothing else does, and classify.ts lets them outrank the connection or server
+ * error of the last attempt (a transient error is final only once the queue lifetime ran out).
+ * Wording: qmail-send ("I'm not going to try again; this message has been in the queue too
+ * long"), Exim ("retry timeout exceeded", "Retry time not reached for any host after a long
+ * failure period"), Exchange ("QUEUE.Expired; message expired", "has stopped trying"),
+ * OpenSMTPD ("Envelope expired"), Sendmail ("Cannot send message for 5 days"), Amazon WorkMail
+ * ("Message expired: unable to deliver in 840 minutes").
  */
 export const expiredWrapperRules: Rule[] = [
-  { reason: 'expired', pattern: /\bgiving up\b|\bgave up\b|\btoo long in (?:the )?queue|\bin the queue too long/i, example: "I'm not going to try again; this message has been in the queue too long." },
+  {
+    reason: 'expired',
+    pattern: /\bgiving up\b|\bgave up\b|\btoo long in (?:the )?queue|\bin the queue too long|\bretry time(?:out)? (?:exceeded|expired)\b|\bretry time not reached for any host after a long failure period|\bQUEUE\.Expired\b|\b(?:envelope|message) (?:has )?expired\b|\bhas stopped trying\b|\bcannot send message for \d{1,3} (?:hours?|days?)\b|\b(?:was )?aborted after \d{1,3}(?:\.\d{1,2})? ?(?:hours?|hour\(s\)|days?|day\(s\))|\bcould not be delivered (?:with)?in \d{1,3} (?:hours|days)\b|\bunable to deliver in \d{1,5} minutes/i,
+    example: "I'm not going to try again; this message has been in the queue too long.",
+    also: [
+      'kijitora@example.jp: retry timeout exceeded',
+      "Remote Server returned '550 4.4.7 QUEUE.Expired; message expired'",
+      'Delivery to the following recipients was aborted after 5.0 hour(s): * kijitora@example.jp',
+      'Envelope expired',
+      'Microsoft Exchange has been trying to deliver this message without success and has stopped trying.',
+    ],
+    counter: 'No action is required on your part. Delivery attempts will continue for some time, and this warning may be repeated.',
+  },
 ];

@@ -76,6 +76,15 @@ export const RULES: readonly Rule[] = [
   ...expiredWrapperRules,
 ];
 
+/** The queue-lifetime wording of a final report ("this message has been in the queue too long"), or ''. */
+export function queueLifetime(text: string): string {
+  for (const rule of expiredWrapperRules) {
+    const m = rule.pattern.exec(text);
+    if (m) return m[0];
+  }
+  return '';
+}
+
 /** The first rule whose pattern matches the text, with the matched fragment. */
 export function matchRule(text: string): { rule: Rule; matched: string } | null {
   for (const rule of RULES) {
