@@ -27,3 +27,11 @@ export function cleanAddress(a: string): string {
 export function isDaemonAddress(a: string): boolean {
   return /^(?:mailer-daemon|mailerdaemon|mail-daemon)@/i.test(a);
 }
+
+/**
+ * True for the role addresses of mailing lists (RFC 2142 and list managers' conventions:
+ * owner-x, x-request, x-owner, x-bounces, FML's x-ctl, x-admin): a list's, never a member's.
+ */
+export function isListRoleAddress(a: string): boolean {
+  return /^(?:owner-[^@]+|[^@]+-(?:request|owner|bounces?|ctl|admin|help|subscribe|unsubscribe|join|leave))@/i.test(a);
+}

@@ -1,4 +1,4 @@
-import { allAddresses, firstAddress } from './address.js';
+import { allAddresses } from './address.js';
 import { parseFeedback } from './arf.js';
 import { parseAutoReply } from './autoreply.js';
 import { classify } from './classify.js';
@@ -11,11 +11,12 @@ import type { MessageView } from './message-view.js';
 import { first, headerText } from './mime.js';
 import { parseSesNotification } from './mta/amazon-ses.js';
 import { isGoogleGroupsRefusal } from './mta/google-groups.js';
-import { extractOriginal, originalTo } from './original.js';
+import { extractOriginal } from './original.js';
 import { findCommand } from './smtp-command.js';
 import { emptyReport } from './report.js';
 import type { Report, ReportKind, ReportRecipient } from './report.js';
-import { findingFromBlock, looseAddresses, scanTextBounce } from './text-bounce.js';
+import { findingFromBlock, scanTextBounce } from './text-bounce.js';
+import { fallbackRecipient, senderSide } from './fallback-recipient.js';
 
 export type { Report } from './report.js';
 
@@ -64,13 +65,23 @@ function parseView(view: MessageView, depth: number, options: ClassifyOptions): 
     if (findings.length) {
       const listed = failedRecipientsHeader(view);
       if (findings.length === 1 && listed.length === 1 && !findings[0].recipient) findings[0].recipient = listed[0];
-      fillFromText(findings, view, exclusions(view));
+      fillFromText(findings, view, senderSide(view));
       markDelayed(findings.filter((f) => !f.action), head.subject, view);
       return build(head, 'rfc3464', findings, extractOriginal(view, fields), options);
     }
   }
 
-  const exclude = exclusions(view);
+  // A gateway that re-wraps a report sends its own notice with the real DSN attached as
+  // message/rfc822: the attached report's structured fields beat the wrapper's free text.
+  if (view.originalPart && depth < 2) {
+    const attached = viewOf(view.originalPart);
+    if (attached.dsn.length || attached.feedback) {
+      const inner = parseView(attached, depth + 1, options);
+      if (inner.recipients.length) return inner;
+    }
+  }
+
+  const exclude = senderSide(view);
   const bounceLike = looksLikeBounce(view);
   if (!bounceLike) {
     const auto = parseAutoReply(view);
@@ -85,8 +96,8 @@ function parseView(view: MessageView, depth: number, options: ClassifyOptions): 
     findings = listed.map((a) => findingFromBlock(a, view.text.slice(0, 4096), '', { rule: 'header:x-failed-recipients', matched: a }));
   }
   if (!findings.length) {
-    const fallback = looseAddresses(view.text, exclude)[0] || originalTo(view);
-    if (fallback) findings = [findingFromBlock(fallback, view.text.slice(0, 4096), '', { rule: 'text:fallback-recipient', matched: fallback })];
+    const fallback = fallbackRecipient(view, exclude);
+    if (fallback) findings = [findingFromBlock(fallback.address, view.text.slice(0, 4096), '', { rule: fallback.rule, matched: fallback.matched })];
   }
   if (findings.length === 1 && isGoogleGroupsRefusal(view)) {
     findings[0].reason = 'rejected';
@@ -151,22 +162,6 @@ function failedRecipientsHeader(view: MessageView): string[] {
 function looksLikeBounce(view: MessageView): boolean {
   const h = view.root.headers;
   return BOUNCE_FROM.test(first(h, 'from')) || BOUNCE_SUBJECT.test(headerText(h, 'subject')) || BOUNCE_TEXT.test(view.text.slice(0, 20000));
-}
-
-/** The report's own sender and receiver, and the original's sender: never failed recipients. */
-function exclusions(view: MessageView): Set<string> {
-  const h = view.root.headers;
-  const out = new Set<string>();
-  for (const name of ['to', 'from', 'reply-to']) {
-    for (const v of h.get(name) ?? []) for (const a of allAddresses(v)) out.add(a.toLowerCase());
-  }
-  if (view.original) {
-    const from = firstAddress(first(view.original, 'from'));
-    if (from) out.add(from.toLowerCase());
-    const rp = firstAddress(first(view.original, 'return-path'));
-    if (rp) out.add(rp.toLowerCase());
-  }
-  return out;
 }
 
 function build(head: Pick<Report, 'subject' | 'from' | 'message_id'>, agent: string, findings: Finding[], original: Report['original'], options: ClassifyOptions): Report {

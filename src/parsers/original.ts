@@ -1,6 +1,6 @@
 import { firstAddress } from './address.js';
 import type { MessageView } from './message-view.js';
-import { first, headerText } from './mime.js';
+import { headerText } from './mime.js';
 import { MAILTRAIL_ID_HEADER } from './report.js';
 import type { OriginalMessage } from './report.js';
 
@@ -27,9 +27,4 @@ export function extractOriginal(view: MessageView, dsnFields: { originalEnvelope
     subject: get('subject'),
     date: get('date'),
   };
-}
-
-/** Addresses of the original's To header: the fallback recipient when a bounce names none. */
-export function originalTo(view: MessageView): string {
-  return view.original ? firstAddress(first(view.original, 'to')) : '';
 }

@@ -1,6 +1,7 @@
-import { allAddresses, cleanAddress, isDaemonAddress } from './address.js';
+import { cleanAddress, isDaemonAddress, isListRoleAddress } from './address.js';
 import type { Finding } from './classify.js';
 import { matchRule } from './rules/index.js';
+import { isHelpText } from './fallback-recipient.js';
 import { findCommand } from './smtp-command.js';
 import { findReplyCode, findStatus } from './status-code.js';
 
@@ -25,7 +26,7 @@ const RECIPIENT_LINE: Array<{ name: string; re: RegExp }> = [
   // Sendmail transcripts: "550 <a@b>... User unknown", "554 5.0.0 <a@b>... Service unavailable"
   { name: 'text:reply-address', re: new RegExp(`^[245]\\d\\d[ -](?:[245]\\.\\d{1,3}\\.\\d{1,3} )?<${A}>\\.\\.\\.`) },
   // ">>> RCPT TO:<a@b>" in an SMTP transcript
-  { name: 'text:rcpt-to', re: new RegExp(`^(?:>>>|-+>|out:|sent:)?\\s*RCPT TO:\\s*<?${A}>?`, 'i') },
+  { name: 'text:rcpt-to', re: new RegExp(`^(?:>>>|-+>|out:|in:|sent:)?\\s*RCPT TO:\\s*<?${A}>?`, 'i') },
   // "There was an error delivering your mail to <a@b>.", "The following message to <a@b> was undeliverable."
   { name: 'text:sentence', re: new RegExp(`(?:deliver(?:ing|ed)?(?: (?:your|the) (?:mail|message|e-?mail))? to|message to|mail to|delivery to|delivered to|undeliverable to|forwarded to|transmitted to|could not reach|failed for|unable to deliver to|member of this (?:mailing )?list)\\s*:?\\s*<${A}>`, 'i') },
   // "a@b [User unknown]", "a@b Invalid Address, ERROR_CODE :550": address first, reason after
@@ -35,6 +36,11 @@ const RECIPIENT_LINE: Array<{ name: string; re: RegExp }> = [
 /** Where a bounce quotes the remote server's reply. */
 const REPLY_MARKER = /(?:the error that the other server returned was|remote (?:host|server) said|server message|server replied|said|reason(?: for the problem)?|because)\s*:/i;
 
+/** Postfix's "Transcript of session follows" lines and Sendmail's <<< replies. */
+const TRANSCRIPT = /^[ \t]*(?:Out:|In:|<<<|>>>)[ \t]/m;
+/** The first 4xx/5xx reply line of a transcript, with its continuation lines. */
+const TRANSCRIPT_ERROR = /^[ \t]*(?:Out:|<<<)[ \t]+([45]\d\d[ -][^\n]{0,500}(?:\n[ \t]*(?:Out:|<<<)[ \t]+[45]\d\d-[^\n]{0,500}){0,20})/m;
+
 const MAX_TEXT = 1024 * 1024;
 const MAX_BLOCK = 2048;
 
@@ -42,7 +48,10 @@ const MAX_BLOCK = 2048;
 export function scanTextBounce(fullText: string, exclude: Set<string>): Finding[] {
   const found = scanWith(fullText, exclude);
   // Some MTAs address the bounce to the failed recipient itself: try again trusting the text.
-  return found.length || exclude.size === 0 ? found : scanWith(fullText, new Set());
+  const all = found.length || exclude.size === 0 ? found : scanWith(fullText, new Set());
+  // A list manager's refusal names its own -request/-ctl address beside the member's: the member failed.
+  const members = all.filter((f) => !isListRoleAddress(f.recipient ?? ''));
+  return members.length ? members : all;
 }
 
 function scanWith(fullText: string, exclude: Set<string>): Finding[] {
@@ -50,13 +59,18 @@ function scanWith(fullText: string, exclude: Set<string>): Finding[] {
   const lines = text.split('\n');
   const hits: Array<{ address: string; line: number; rule: string; matched: string }> = [];
   const seen = new Set<string>();
+  let previous = '';
   for (let i = 0; i < lines.length; i++) {
     // Bounces forwarded by a person arrive quoted with "> ": read through the quoting.
     const line = lines[i].replace(/^(?:>[ \t]?)+/, '').trim();
+    const before = previous;
+    if (line) previous = line;
     if (line.indexOf('@') === -1 || line.length > 1000) continue;
     for (const { name, re } of RECIPIENT_LINE) {
       const m = re.exec(line);
       if (!m) continue;
+      // "please contact" / "send commands to" and an address on a line of its own: whom to ask, not who failed.
+      if ((name === 'text:address-line' || name === 'text:address-first') && isHelpText(line, before)) break;
       const address = cleanAddress(m[1]);
       const key = address.toLowerCase();
       if (exclude.has(key) || isDaemonAddress(address)) break;
@@ -77,6 +91,11 @@ function scanWith(fullText: string, exclude: Set<string>): Finding[] {
 
 /** Builds a finding from a recipient's text block; the preamble helps when the block names no reason. */
 export function findingFromBlock(address: string | null, block: string, preamble: string, evidence: { rule: string; matched: string }): Finding {
+  // A recipient found on its RCPT TO line of a session transcript ("In: RCPT TO:<a@b>", then
+  // "Out: 451 4.3.0 ..."): the first error reply after it is the diagnostic, not the 250s around it.
+  const transcriptError = evidence.rule === 'text:rcpt-to' && TRANSCRIPT.test(block) ? TRANSCRIPT_ERROR.exec(block) : null;
+  const command = findCommand(squeeze(block));
+  if (transcriptError) block = transcriptError[1];
   const whole = squeeze(block);
   // The remote server's own words beat the reporting MTA's boilerplate around them.
   const reply = REPLY_MARKER.exec(whole);
@@ -84,7 +103,6 @@ export function findingFromBlock(address: string | null, block: string, preamble
   if (!/^[45]/.test(findStatus(diagnostic) || findReplyCode(diagnostic)) && !matchRule(diagnostic)) {
     diagnostic = squeeze(`${preamble.slice(-MAX_BLOCK)}\n${block}`);
   }
-  const command = findCommand(whole);
   const remote = /\bhost:?\s+([A-Za-z0-9][A-Za-z0-9.-]{1,253})\s*[[(]/.exec(diagnostic) ?? /remote host ([0-9.]{7,15}|[A-Za-z0-9.-]{3,253})/.exec(diagnostic);
   return {
     recipient: address,
@@ -102,14 +120,4 @@ export function findingFromBlock(address: string | null, block: string, preamble
 /** Collapses the whitespace of a multi-line reply into one line. */
 function squeeze(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
-}
-
-/** Addresses of a text that look like failed recipients when no line shape matched. */
-export function looseAddresses(text: string, exclude: Set<string>): string[] {
-  const out: string[] = [];
-  for (const a of allAddresses(text.slice(0, 65536))) {
-    const key = a.toLowerCase();
-    if (!exclude.has(key) && !isDaemonAddress(a) && !out.some((o) => o.toLowerCase() === key)) out.push(a);
-  }
-  return out;
 }
