@@ -245,6 +245,14 @@ export const SETTINGS = {
     default: '1m',
     description: 'How often the worker signs a checkpoint of each proof chain that has new entries.',
   }),
+  MAILTRAIL_TSA_URL: setting({
+    schema: url.optional(),
+    description: 'RFC 3161 Time-Stamping Authority (HTTP POST, application/timestamp-query) that timestamps every signed proof checkpoint; unset = checkpoints carry only our own clock.',
+  }),
+  MAILTRAIL_TSA_CA_FILE: setting({
+    schema: z.string().min(1).optional(),
+    description: 'PEM file of the CA certificate(s) the TSA certificate must chain to; tokens are then checked before they are stored, as `proof verify --tsa-ca` does.',
+  }),
   MAILTRAIL_RAW_RETENTION: setting({
     schema: duration.optional(),
     description: 'Age after which raw report bodies are purged (their sha256 and the proof chain stay), e.g. 90d. Unset: kept forever.',
