@@ -10,6 +10,7 @@ import { migrate } from './db/connect.js';
 import { DataDirInUseError, liveHolder } from './db/data-dir-lock.js';
 import { createApiKey, ensureTenant } from './db/tenants.js';
 import { runProof } from './cli/proof.js';
+import { runInit } from './cli/init.js';
 import { runParse } from './cli/parse.js';
 import { runReprocess } from './cli/reprocess.js';
 import { runUser } from './cli/user.js';
@@ -37,6 +38,7 @@ const runsInOwner = (argv: string[]) => OWNER_COMMANDS.has(argv[0]) && !(argv[0]
 const USAGE = `usage: mailtrail <command>
 
   serve [--role http|smtp|worker]...   start the roles (all by default)
+  init [--database-url URL] [--bounce-domain D] [--print]   write a .env (0600) with a generated secret and checkpoint key
   db migrate                           apply pending database migrations
   config check                         validate the environment, print the effective config (secrets masked)
   config docs                          print the configuration table (Markdown)
@@ -49,6 +51,7 @@ const USAGE = `usage: mailtrail <command>
 
 const commands: Record<string, Command> = {
   parse: (args, io) => runParse(args, io),
+  init: (args, io) => runInit(args, io),
   reprocess: (args, io) => runReprocess(args, () => io.open({ migrate: true }), io),
   user: (args, io) => runUser(args, () => io.open({ migrate: true }), io),
   proof: (args, io) => runProof(args, { ...io, open: () => io.open({ migrate: true }) }),

@@ -56,7 +56,8 @@ function loadPem(config: Config): { pem: string; name: string } | null {
   return { pem: existsSync(path) ? readFileSync(path, 'utf8') : generateInto(path), name: path };
 }
 
-function generateInto(path: string): string {
+/** A new Ed25519 key written to `path` (mode 0600; fails if the file exists): start-up and `mailtrail init`. */
+export function generateInto(path: string): string {
   mkdirSync(dirname(resolve(path)), { recursive: true });
   const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
