@@ -36,3 +36,18 @@ export function parseAutoReply(view: MessageView): Finding[] | null {
     evidence: signals.map((s) => ({ rule: 'rfc3834', matched: s })),
   }];
 }
+
+/**
+ * Wording that makes an "auto-replied" message a delivery failure: some servers (Exchange
+ * transport rules, hosted mail's "address closed" responders, help desks) answer with
+ * Auto-Submitted: auto-replied to say the address itself is invalid or the delivery failed.
+ * A vacation notice says when the person is back; it never says the address failed.
+ * e.g. "The e-mail address you sent to is no longer valid", "Your message could not be delivered"
+ */
+const FAILED_ADDRESS = /\b(?:(?:e-?mail |mail )?(?:address|account|mailbox)(?: you (?:have )?(?:sent|wrote|mailed) (?:this (?:message|e-?mail) )?to| [^\s@]{1,64}@[^\s]{1,255})? (?:is|was|has been) (?:now )?(?:invalid|not valid|no longer (?:valid|active|in use|available|exists?)|not (?:in use|active|available)|(?:permanently )?(?:closed|deleted|disabled|deactivated|discontinued|terminated|removed))|(?:address|mailbox|user|recipient) (?:does not|doesn't) exist|(?:could|can) ?not be delivered|was not delivered|undeliverable|delivery (?:has )?failed|(?:user|recipient|mailbox) (?:unknown|not found)|unknown (?:user|recipient)|permanent (?:error|failure)|invalid (?:e-?mail )?(?:address|recipient|mailbox))\b/i;
+
+/** The failure an auto-reply's text reports about its own address, or null for a true auto-reply. */
+export function autoReplyFailure(text: string): string | null {
+  const m = FAILED_ADDRESS.exec(text.slice(0, 4096));
+  return m ? m[0] : null;
+}

@@ -1,6 +1,6 @@
-import { allAddresses } from './address.js';
+import { allAddresses, firstAddress, isDaemonAddress } from './address.js';
 import { parseFeedback } from './arf.js';
-import { parseAutoReply } from './autoreply.js';
+import { autoReplyFailure, parseAutoReply } from './autoreply.js';
 import { classify } from './classify.js';
 import type { ClassifyOptions, Finding } from './classify.js';
 import { delayNotice } from './delay-notice.js';
@@ -15,7 +15,7 @@ import { extractOriginal } from './original.js';
 import { findCommand } from './smtp-command.js';
 import { emptyReport } from './report.js';
 import type { Report, ReportKind, ReportRecipient } from './report.js';
-import { findingFromBlock, scanTextBounce } from './text-bounce.js';
+import { findingFromBlock, oneLineFailure, scanTextBounce } from './text-bounce.js';
 import { fallbackRecipient, senderSide } from './fallback-recipient.js';
 
 export type { Report } from './report.js';
@@ -82,11 +82,14 @@ function parseView(view: MessageView, depth: number, options: ClassifyOptions): 
   }
 
   const exclude = senderSide(view);
-  const bounceLike = looksLikeBounce(view);
-  if (!bounceLike) {
+  const oneLine = oneLineFailure(view.text);
+  // An auto-reply that says its own address failed is a bounce sent by the failed mailbox itself.
+  let failedAutoReply: string | null = null;
+  if (!oneLine && !looksLikeBounce(view)) {
     const auto = parseAutoReply(view);
-    if (auto) return build(head, 'rfc3834', auto, extractOriginal(view, noDsn), options);
-    return { ...emptyReport('not-bounce', 'none'), ...head, original: extractOriginal(view, noDsn) };
+    if (!auto) return { ...emptyReport('not-bounce', 'none'), ...head, original: extractOriginal(view, noDsn) };
+    failedAutoReply = autoReplyFailure(view.text);
+    if (!failedAutoReply) return build(head, 'rfc3834', auto, extractOriginal(view, noDsn), options);
   }
 
   let findings = scanTextBounce(view.text, exclude);
@@ -98,6 +101,14 @@ function parseView(view: MessageView, depth: number, options: ClassifyOptions): 
   if (!findings.length) {
     const fallback = fallbackRecipient(view, exclude);
     if (fallback) findings = [findingFromBlock(fallback.address, view.text.slice(0, 4096), '', { rule: fallback.rule, matched: fallback.matched })];
+  }
+  if (!findings.length && failedAutoReply) {
+    // The mailbox that failed is the one answering: its From, when the text names no other.
+    const from = firstAddress(first(view.root.headers, 'from'));
+    if (from && !isDaemonAddress(from)) findings = [findingFromBlock(from, view.text.slice(0, 4096), '', { rule: 'rfc3834:failed-address', matched: failedAutoReply })];
+  }
+  if (findings.length && (oneLine || failedAutoReply)) {
+    findings[0].evidence.push({ rule: oneLine ? 'text:one-line-failure' : 'rfc3834:failed-address', matched: (oneLine ?? failedAutoReply ?? '').slice(0, 200) });
   }
   if (findings.length === 1 && isGoogleGroupsRefusal(view)) {
     findings[0].reason = 'rejected';

@@ -121,3 +121,24 @@ export function findingFromBlock(address: string | null, block: string, preamble
 function squeeze(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
+
+/** A reply or status code of a failure: "550", "5.1.1", "4.2.2" as an MTA writes them. */
+const FAILURE_CODE = /(?:^|[\s(:;])(?:[45]\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3}\b)?|[45]\.\d{1,3}\.\d{1,3}\b|#[45]\.\d\.\d)/;
+/** Words of a delivery failure on a one-line warning. */
+const FAILURE_WORDS = /\b(?:fail(?:ed|ure)|undeliver(?:able|ed)|(?:could|can) ?not (?:be )?deliver(?:ed)?|not delivered|rejected|refused|bounced?|(?:user|mailbox|recipient|address) (?:unknown|not found|unavailable|invalid|does not exist)|unknown (?:user|recipient)|invalid (?:recipient|address|mailbox)|no such (?:user|mailbox|recipient)|does not exist|over quota|mailbox (?:is )?full)\b/i;
+const LINE_ADDRESS = new RegExp(A);
+
+/**
+ * The line of a one-line plain-text warning (some appliances and scripts report a failure in one
+ * line, with no bounce From or Subject), e.g. "Delivery to kijitora@example.jp failed: 550 5.1.1
+ * mailbox unavailable". Only a short text counts, and never a quoted one (a person forwarding).
+ */
+export function oneLineFailure(text: string): string | null {
+  const lines = text.split('\n', 12).map((l) => l.trim()).filter(Boolean);
+  if (lines.length === 0 || lines.length > 3 || text.length > 2000) return null;
+  for (const line of lines) {
+    if (line.startsWith('>') || line.length > 600 || !LINE_ADDRESS.test(line)) continue;
+    if (FAILURE_WORDS.test(line) && (FAILURE_CODE.test(line) || /\b(?:deliver|recipient|mailbox|address)/i.test(line))) return line;
+  }
+  return null;
+}
