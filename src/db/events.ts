@@ -6,6 +6,7 @@ import type { DB, EventRow } from './types.js';
 import { enqueueWebhooks, type OutboxEvent } from '../webhooks/outbox.js';
 import type { PayloadMessage } from '../webhooks/payload.js';
 import { chainEvents } from '../proof/chain.js';
+import { queueStepReactions } from '../flows/due.js';
 
 export interface NewEvent {
   type: EventType;
@@ -161,7 +162,10 @@ export async function appendEventsBatch(trx: Transaction<DB>, items: readonly Ap
     await chainEvents(trx, tenant, outbox.filter((o) => o.event.tenant_id === tenant).map((o) => o.event));
   }
   await enqueueWebhooks(trx, outbox);
-  await storeStatus(trx, [...state.values()].filter((s) => s.inserted.length > 0));
+  const changed = [...state.values()].filter((s) => s.inserted.length > 0);
+  await storeStatus(trx, changed);
+  // A step of a notification (src/flows) is decided again on each fact about its message.
+  await queueStepReactions(trx, changed.map((s) => s.msg.id));
   return results;
 }
 

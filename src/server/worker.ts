@@ -5,7 +5,8 @@ import { sendJob } from '../send/send-job.js';
 import { deliveredJob } from '../send/delivered-job.js';
 import { smsSendJob } from '../sms/send-job.js';
 import { trackingHitsJob } from '../tracking/hits-job.js';
-import { proofCheckpointJob, rawRetentionJob } from '../proof/jobs.js';
+import { proofCheckpointJob, proofTimestampJob, rawRetentionJob } from '../proof/jobs.js';
+import { flowTransitionsJob } from '../flows/job.js';
 
 /** A periodic job of the worker role. `run` returns how much it did (0 = idle). */
 export interface Job {
@@ -27,7 +28,7 @@ const partitions: Job = {
 
 /** Every job the worker runs; each role of each node may run them all (they take work with SKIP LOCKED). */
 export function workerJobs(): Job[] {
-  return [partitions, proofCheckpointJob, rawRetentionJob, webhookDeliveryJob, sendJob, smsSendJob, deliveredJob, trackingHitsJob];
+  return [partitions, proofCheckpointJob, proofTimestampJob, rawRetentionJob, webhookDeliveryJob, sendJob, smsSendJob, deliveredJob, trackingHitsJob, flowTransitionsJob];
 }
 
 export interface Worker {
