@@ -5,7 +5,7 @@ import { appendEvents } from '../../src/db/events.js';
 import { ensureTenant } from '../../src/db/tenants.js';
 import { cancelNotification, createNotification } from '../../src/flows/create.js';
 import { runDueTransitions } from '../../src/flows/engine.js';
-import type { NotificationInput } from '../../src/flows/schema.js';
+import type { FlowInput, NotificationInput } from '../../src/flows/schema.js';
 import { dialect, testApp, type TestApp } from '../support/app.js';
 
 const H = 3_600_000;
@@ -14,9 +14,9 @@ const content = {
   sms: { from: 'Acme', text: 'Your invoice is ready.' },
 };
 const recipient = { email: 'pat@example.com', phone: '+33612345678' };
-const onBounce = { mode: 'cross', steps: [{ channel: 'email', next: { when: 'failed', bounce: 'hard' } }, { channel: 'sms' }] } as const;
-const ifNotOpened = { mode: 'cross', steps: [{ channel: 'email', next: { when: 'no_status', statuses: ['opened'], within_ms: 48 * H } }, { channel: 'sms' }] } as const;
-const reminder = { mode: 'cross', steps: [{ channel: 'email', next: { when: 'always', after_ms: 24 * H } }, { channel: 'sms' }] } as const;
+const onBounce: FlowInput = { mode: 'cross', steps: [{ channel: 'email', next: { when: 'failed', bounce: 'hard' } }, { channel: 'sms' }] };
+const ifNotOpened: FlowInput = { mode: 'cross', steps: [{ channel: 'email', next: { when: 'no_status', statuses: ['opened'], within_ms: 48 * H } }, { channel: 'sms' }] };
+const reminder: FlowInput = { mode: 'cross', steps: [{ channel: 'email', next: { when: 'always', after_ms: 24 * H } }, { channel: 'sms' }] };
 
 describe(`flow engine on ${dialect}`, () => {
   let t: TestApp;
