@@ -59,8 +59,27 @@ export function classify(f: Finding, options: ClassifyOptions = {}): Classified 
   const command = f.command || findCommand(diag);
   const vendor = f.reason || options.vendorTables === false ? null : vendorReason(diag, [f.remoteMta, f.reportingMta ?? ''].map((h) => h.replace(/[\s[(].*$/, '')));
   if (vendor) evidence.push({ rule: `vendor:${vendor.reason}`, matched: vendor.matched });
-  const reason = vendor ? vendor.reason : byQueueLifetime(byStage(pickReason({ ...f, command }, diag, status, evidence), command, status, evidence), f.action, diag, evidence);
+  const reason = vendor ? vendor.reason : withinFrame(pickReason({ ...f, command }, diag, status, evidence), { action: f.action, command, status, diag }, evidence);
   return { reason, status, replycode, bounceClass: f.action === 'delayed' ? delayedClassOf(reason) : bounceClassOf(reason, status), evidence };
+}
+
+/**
+ * What the protocol around a phrase allows: the SMTP stage, the class digit of the status, the
+ * DSN Action. Each step may only narrow a reason that the words picked.
+ */
+function withinFrame(reason: Reason, frame: { action: string; command: string; status: string; diag: string }, evidence: Evidence[]): Reason {
+  const staged = byStage(byTemporaryClass(reason, frame.status, evidence), frame.command, frame.status, evidence);
+  return byQueueLifetime(staged, frame.action, frame.diag, evidence);
+}
+
+/**
+ * A name that does not exist is an authoritative, permanent answer (X.1.2, or X.4.4 in class 5);
+ * under a temporary code that names no subject the words only say that this lookup failed.
+ */
+function byTemporaryClass(reason: Reason, status: string, evidence: Evidence[]): Reason {
+  if (reason !== 'hostunknown' || status[0] !== '4' || reasonFromStatus(status)) return reason;
+  evidence.push({ rule: 'status:temporary-lookup', matched: status });
+  return 'networkerror';
 }
 
 /**

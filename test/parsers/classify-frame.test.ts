@@ -41,12 +41,26 @@ describe('a final report that gave up after its queue lifetime is expired', () =
 describe('a delay warning is never a hard bounce', () => {
   it.each([
     ['450 4.1.1 <kijitora@example.jp>: Recipient address rejected: User unknown in virtual alias table', 'userunknown'],
-    ['Name service error for name=example.jp type=MX: Host not found', 'hostunknown'],
+    ['Name service error for name=example.jp type=MX: Host not found', 'networkerror'], // a lookup that failed while retrying
     ['551 5.1.6 User has moved; please try <neko@example.org>', 'hasmoved'],
   ])('%s', (diagnostic, reason) => {
     const c = classify(finding({ action: 'delayed', diagnostic, command: 'RCPT' }));
     expect(c.reason).toBe(reason);
     expect(c.status[0]).toBe('4');
     expect(c.bounceClass).toBe('soft');
+  });
+});
+
+describe('a temporary code keeps a failed lookup temporary', () => {
+  it('"host not found" under 4.0.0 is a network error, not an unknown domain', () => {
+    const c = classify(finding({ status: '4.0.0', diagnostic: 'DNS lookup failure: host mx.example.jp not found' }));
+    expect(c.reason).toBe('networkerror');
+    expect(c.bounceClass).toBe('soft');
+  });
+
+  it('the same words under 5.x.x are an unknown domain (hard)', () => {
+    const c = classify(finding({ status: '5.0.0', diagnostic: 'DNS lookup failure: host mx.example.jp not found' }));
+    expect(c.reason).toBe('hostunknown');
+    expect(c.bounceClass).toBe('hard');
   });
 });

@@ -13,4 +13,13 @@ export const blockedRules: Rule[] = [
   { reason: 'blocked', pattern: /\bplease use the smtp server of your isp|\bdynamic (?:ip|pool|address)|\bresidential (?:ip|address)|\bdial-?up|\bnot accept(?:ing)? (?:mail|e-?mail|messages|connections) from (?:your|this|dynamic|residential)|\bdirect (?:to mx )?(?:smtp|mail) (?:connections? )?(?:from|is)? ?(?:not allowed|prohibited)/i, example: '550 5.7.0 <shironeko@example.jp>... Please use the smtp server of your ISP.' },
   { reason: 'blocked', pattern: /\baccess (?:denied|refused)[.,;:]? (?:ip|host|client|your ip|\[)|\bconnection (?:refused|rejected|denied) (?:from|by|due)|\b(?:ip|host) (?:\S{1,60} )?(?:is )?not (?:authorized|permitted|allowed) to (?:send|connect|relay)|\bsmtp (?:access|connection) denied|\bnot allowed to send mail from/i, example: '554 5.7.1 Access denied [192.0.2.1]' },
   { reason: 'blocked', pattern: /\bts0[1-4]\b|\bafter initial connection: 5|messages from \S{1,60} temporarily deferred due to|\bdeferred due to user complaints|\btoo many (?:complaints|spam complaints)|\byour (?:ip|server|network) (?:has been |is )?(?:blocked|blacklisted|listed)|\bblocked\b.{0,60}\bip\b|\bip\b.{0,60}\bblocked\b/i, example: '421 4.7.0 [TS01] Messages from 192.0.2.25 temporarily deferred due to user complaints' },
+  // Microsoft's block list of networks ("part of their network is on our block list", "banned
+  // sending IP", "traffic not accepted from this IP") and DNSBL refusals with a spaced "black list".
+  {
+    reason: 'blocked',
+    pattern: /\b(?:is |are )?(?:on|in) (?:a|an|our|the|several|one or more) (?:dns |ip |rbl |real[- ]?time |public )?(?:block|black|deny) ?lists?\b|\bbanned sending ip\b|\bnot accepted from this ip\b|\bconnections? (?:will )?not (?:be )?accepted from\b/i,
+    example: "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150).",
+    also: ['550 5.7.606 Access denied, banned sending IP [192.0.2.1].', '553 5.7.1 Connections will not be accepted from 192.0.2.1, because the ip is in Spamhaus\'s list'],
+    counter: 'The sender is on the recipient\'s personal block list',
+  },
 ];

@@ -27,7 +27,7 @@ import { suspendRules } from './suspend.js';
 import { syntaxErrorRules } from './syntax-error.js';
 import { systemErrorRules } from './system-error.js';
 import { systemFullRules } from './system-full.js';
-import { tooManyConnRules } from './too-many-conn.js';
+import { connectionRateRules, tooManyConnRules } from './too-many-conn.js';
 import { userUnknownRules } from './user-unknown.js';
 import { virusDetectedRules } from './virus-detected.js';
 
@@ -44,6 +44,7 @@ export const RULES: readonly Rule[] = [
   ...authFailureRules,
   ...requirePtrRules,
   ...badReputationRules,
+  ...connectionRateRules,
   ...speedingRules,
   ...clientBlockedRules,
   ...virusDetectedRules,

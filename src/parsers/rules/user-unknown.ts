@@ -14,4 +14,13 @@ export const userUnknownRules: Rule[] = [
   { reason: 'userunknown', pattern: /\b(?:user|recipient) (?:unknown|not found)|undeliverable address|address (?:does not exist|not found|unknown)|destination address(?:es)? (?:unknown|invalid)|\bunknown address/i, example: 'Unknown Recipient' },
   { reason: 'userunknown', pattern: /\b(?:email|e-mail) address (?:doesn't|does not) exist|requested action not taken: mailbox unavailable|\bmailbox not found|\brecipient address rejected: (?:user unknown|undeliverable|unknown)|recipient not found|recipient address rejected\.?\s*$|invalid final delivery userid/i, example: '550 5.1.1 <neko@example.co.jp>: Recipient address rejected: User unknown in virtual mailbox table' },
   { reason: 'userunknown', pattern: /宛先(?:不明|のユーザーは存在しません)|存在しないユーザ|このアドレスは存在しません|получатель не найден|нет такого пользователя|Адресат не найден|utilisateur inconnu|destinatario inesistente|usuario desconocido|unbekannt(?:er)? (?:benutzer|empfänger)/i, example: '550 user not found / получатель не найден' },
+  // Office 365's user-facing NDR ("The email address you entered couldn't be found", "x wasn't
+  // found at example.com"), Dovecot LMTP / Zimbra ("User doesn't exist"), qmail, Exim.
+  {
+    reason: 'userunknown',
+    pattern: /\baddress you entered couldn'?t be found|\b(?:e-?mail )?address couldn'?t be found\b|\bwasn'?t found at \S{1,100}\.|\bis not a valid (?:e-?mail )?address\b|\bno (?:such )?account (?:here|by that name)\b/i,
+    example: "Your message to kijitora@example.com couldn't be delivered. kijitora wasn't found at example.com.",
+    also: ["550 5.1.10 The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message.", '553 <kijitora@example.org> is not a valid address'],
+    counter: 'The domain you entered could not be found in DNS',
+  },
 ];
