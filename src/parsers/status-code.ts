@@ -102,10 +102,24 @@ export function reasonFromStatus(status: string): Reason | '' {
  */
 const STATUS_AT = /(?=[245]\.)(?<![\w./])(?<![A-Za-z]-)(?<!\b(?:version|ver|v|release|build|rev|revision|postfix|exim|sendmail|qmail|courier|opensmtpd|smtpd|exchange|domino|zimbra|dovecot|haraka|mdaemon|communigate|kerio|icewarp|james|mailenable|zmailer|smail|amavisd?(?:-new)?|spamassassin|clamav)\.?:?\s{1,3})([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)/i;
 
+/**
+ * A code right after a bare word ("Halon 5.8.1", "MailScanner 4.84.6", "Courier 2.1.3 build")
+ * is that product's version: MTAs write a status after a reply code, a colon, a semicolon, an
+ * opening bracket, a host name or at the start of a line, never straight after a plain word.
+ * Words that do introduce a code in MTA texts are kept.
+ */
+const AFTER_WORD = /(?:^|[\s(\[<'"=,;:])([A-Za-z][A-Za-z_-]{0,30})\s{1,3}$/;
+const CODE_WORDS = /^(?:status|code|error|reason|said|returned|replied|failed|smtp|dsn|esmtp|x-postfix|x-unix|failure|diagnostic|is|was|with|by|and|or)$/i;
+
 /** Finds the first enhanced status code in a text, e.g. "550 5.1.1 <a@b>" → "5.1.1". */
 export function findStatus(text: string): string {
-  const m = STATUS_AT.exec(text);
-  return m ? m[1] : '';
+  const re = new RegExp(STATUS_AT.source, 'gi');
+  for (let m = re.exec(text), n = 0; m && n < 64; m = re.exec(text), n++) {
+    const before = AFTER_WORD.exec(text.slice(Math.max(0, m.index - 40), m.index));
+    if (before && !CODE_WORDS.test(before[1])) continue;
+    return m[1];
+  }
+  return '';
 }
 
 /** Finds the first SMTP reply code in a text, e.g. "host said: 550-5.1.1 ..." → "550". */

@@ -34,8 +34,6 @@ export const VENDOR_RULES: readonly Rule[] = [
   { reason: 'userunknown', pattern: /Message from InterScan Messaging Security Suite\b.{0,400}?\bUnable to deliver message to </is, example: '****** Message from InterScan Messaging Security Suite ****** The following mail could not be delivered. Reason: Unable to deliver message to <kijitora@example.jp> (and other recipients in the same domain).' },
   // Zoho Mail's refusal of the sending domain.
   { reason: 'rejected', pattern: /\bmail rejected by destination domain/i, example: '541 5.4.1 Mail rejected by destination domain' },
-  // Tencent (QQ mail) rate control on connections.
-  { reason: 'toomanyconn', pattern: /connection frequency limited/i, example: '550 Connection frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000722' },
 ];
 
 /**
