@@ -47,8 +47,11 @@ const DECISIVE_STATUS = new Set<Reason>([
   'mailboxfull', 'exceedlimit', 'mesgtoobig', 'hasmoved', 'notaccept', 'suspend', 'authfailure', 'requireptr', 'systemfull', 'rejected',
 ]);
 
-/** Mailbox states a local delivery agent (x-unix) can report, rather than failing itself. */
-const LOCAL_MAILBOX_STATES = new Set<Reason>(['mailboxfull', 'systemfull', 'suspend', 'mesgtoobig', 'exceedlimit']);
+/**
+ * States a local delivery agent (x-unix) can report rather than failing itself: the mailbox's
+ * (quota, disabled, too big) or the host's (disk full, I/O or configuration error).
+ */
+const LOCAL_MAILBOX_STATES = new Set<Reason>(['mailboxfull', 'systemfull', 'suspend', 'mesgtoobig', 'exceedlimit', 'systemerror']);
 
 /** Picks the reason for one finding: layout reason, then phrases, then status code, then context. */
 export function classify(f: Finding, options: ClassifyOptions = {}): Classified {

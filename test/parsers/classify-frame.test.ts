@@ -22,6 +22,8 @@ describe('a final report that gave up after its queue lifetime is expired', () =
     'Envelope expired',
     // X3 routing notice
     'Delivery to the following recipients was aborted after 5.0 hour(s): Routing: Could not find a gateway for kijitora@example.jp',
+    // Postfix after maximal_queue_lifetime
+    'delivery temporarily suspended: lost connection with mx.example.jp[192.0.2.1] while receiving the initial server greeting',
   ])('%s', (diagnostic) => {
     const c = classify(finding({ diagnostic }));
     expect(c.reason).toBe('expired');
@@ -62,5 +64,15 @@ describe('a temporary code keeps a failed lookup temporary', () => {
     const c = classify(finding({ status: '5.0.0', diagnostic: 'DNS lookup failure: host mx.example.jp not found' }));
     expect(c.reason).toBe('hostunknown');
     expect(c.bounceClass).toBe('hard');
+  });
+});
+
+describe('a local delivery program reports states it did not cause', () => {
+  it.each([
+    ['cannot write mailbox file: I/O error', 'systemerror'],
+    ['Disk quota exceeded', 'mailboxfull'],
+    ['procmail: Couldn\'t create "/var/spool/mail/neko"', 'mailererror'],
+  ])('x-unix; %s', (diagnostic, reason) => {
+    expect(classify(finding({ diagnosticType: 'x-unix', status: '5.3.0', diagnostic })).reason).toBe(reason);
   });
 });

@@ -22,4 +22,13 @@ export const blockedRules: Rule[] = [
     also: ['550 5.7.606 Access denied, banned sending IP [192.0.2.1].', '553 5.7.1 Connections will not be accepted from 192.0.2.1, because the ip is in Spamhaus\'s list'],
     counter: 'The sender is on the recipient\'s personal block list',
   },
+  // The client's HELO name refused (Postfix reject_invalid_helo_hostname / reject_non_fqdn_helo_hostname,
+  // Exim "HELO/EHLO required", Sendmail "Invalid HELO name").
+  {
+    reason: 'blocked',
+    pattern: /\bhelo command rejected\b|\bneed fully-qualified hostname\b|\binvalid (?:helo|ehlo) (?:name|hostname|argument)\b|\b(?:helo|ehlo) (?:name|hostname) (?:is )?(?:invalid|not (?:valid|allowed|resolvable))\b/i,
+    example: '504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname',
+    also: ['550 5.7.1 Invalid HELO name (See RFC2821 4.1.1.1)'],
+    counter: '550 5.1.1 <kijitora@example.jp>: Recipient address rejected: User unknown',
+  },
 ];

@@ -20,7 +20,7 @@ export const expiredRules: Rule[] = [
 export const expiredWrapperRules: Rule[] = [
   {
     reason: 'expired',
-    pattern: /\bgiving up\b|\bgave up\b|\btoo long in (?:the )?queue|\bin the queue too long|\bretry time(?:out)? (?:exceeded|expired)\b|\bretry time not reached for any host after a long failure period|\bQUEUE\.Expired\b|\b(?:envelope|message) (?:has )?expired\b|\bhas stopped trying\b|\bcannot send message for \d{1,3} (?:hours?|days?)\b|\b(?:was )?aborted after \d{1,3}(?:\.\d{1,2})? ?(?:hours?|hour\(s\)|days?|day\(s\))|\bcould not be delivered (?:with)?in \d{1,3} (?:hours|days)\b|\bunable to deliver in \d{1,5} minutes/i,
+    pattern: /\bgiving up\b|\bgave up\b|\btoo long in (?:the )?queue|\bin the queue too long|\bretry time(?:out)? (?:exceeded|expired)\b|\bretry time not reached for any host after a long failure period|\bQUEUE\.Expired\b|\b(?:envelope|message) (?:has )?expired\b|\bhas stopped trying\b|\bcannot send message for \d{1,3} (?:hours?|days?)\b|\b(?:was )?aborted after \d{1,3}(?:\.\d{1,2})? ?(?:hours?|hour\(s\)|days?|day\(s\))|\bcould not be delivered (?:with)?in \d{1,3} (?:hours|days)\b|\bunable to deliver in \d{1,5} minutes|\bdelivery temporarily suspended:/i,
     example: "I'm not going to try again; this message has been in the queue too long.",
     also: [
       'kijitora@example.jp: retry timeout exceeded',
@@ -28,6 +28,8 @@ export const expiredWrapperRules: Rule[] = [
       'Delivery to the following recipients was aborted after 5.0 hour(s): * kijitora@example.jp',
       'Envelope expired',
       'Microsoft Exchange has been trying to deliver this message without success and has stopped trying.',
+      // Postfix quotes its deferral reason in the bounce it sends once maximal_queue_lifetime ran out.
+      '<kijitora@example.jp>: delivery temporarily suspended: mx.example.jp[192.0.2.1]',
     ],
     counter: 'No action is required on your part. Delivery attempts will continue for some time, and this warning may be repeated.',
   },

@@ -10,9 +10,9 @@ export const mailboxFullRules: Rule[] = [
   // exceeded"), Exchange ("over its storage limit").
   {
     reason: 'mailboxfull',
-    pattern: /\boverdrawn\b.{0,40}\bquota\b|\bover (?:its |the |their )?(?:storage|size|disk) (?:limit|quota)\b|\binsufficient (?:mailbox )?quota\b/i,
+    pattern: /\boverdrawn\b.{0,40}\bquota\b|\bover (?:its |the |their )?(?:allowed |permitted )?(?:storage|size|disk|mailbox)? ?(?:limit|quota)\b|\binsufficient (?:mailbox )?quota\b/i,
     example: 'maildir has overdrawn his diskspace quota, please try again later',
-    also: ['552 5.2.2 The recipient\'s mailbox is over its storage limit'],
+    also: ['552 5.2.2 The recipient\'s mailbox is over its storage limit', 'The users mailfolder is over the allowed quota (size). (#5.2.2)'],
     counter: '552 5.3.4 Message size exceeds fixed limit',
   },
 ];
