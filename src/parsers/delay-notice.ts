@@ -14,9 +14,13 @@
  *   recipients", "Delivery attempts will continue for some time".
  * - Exchange 2010+ / Office 365: "Delivery is delayed to these recipients or groups",
  *   "This message hasn't been delivered yet. Delivery will continue to be attempted."
- * - Gmail: "Delivery incomplete", "Gmail will retry for 46 more hours".
+ * - Gmail: "Delivery incomplete", "Gmail will retry for 46 more hours", "There was a temporary
+ *   problem delivering your message".
+ * - OpenSMTPD (smtpd/bounce.c): "A message is delayed for more than 4 hours for the following list
+ *   of recipients", "Please note that this is only a temporary failure report", "You DO NOT NEED
+ *   to re-send the message".
  */
-const DELAY_TEXT = /\bTHIS IS A WARNING (?:MESSAGE )?ONLY\b|\bYOU DO NOT NEED TO RESEND\b|\bno need to resend\b|\bhas not yet been delivered to\b|\bhasn't been delivered yet\b|\bdelivery (?:attempts )?will continue\b|\bwill (?:keep trying|continue (?:trying|to (?:try|attempt))) (?:until|to deliver|for)\b|\bwill be retried until\b|\bwill retry for \d|\bstill being retried\b|\bdelivery is delayed to\b|\bdelivery incomplete\b|\bstill undelivered after\b/i;
+const DELAY_TEXT = /\bTHIS IS A WARNING (?:MESSAGE )?ONLY\b|\bYOU DO NOT NEED TO RESEND\b|\bno need to resend\b|\bhas not yet been delivered to\b|\bhasn't been delivered yet\b|\bdelivery (?:attempts )?will continue\b|\bwill (?:keep trying|continue (?:trying|to (?:try|attempt))) (?:until|to deliver|for)\b|\bwill be retried until\b|\bwill retry for \d|\bstill being retried\b|\bdelivery is delayed to\b|\bdelivery incomplete\b|\bstill undelivered after\b|\bdo not need to re-send\b|\bis delayed for more than\b|\bonly a temporary failure report\b|\btemporary problem delivering your message\b/i;
 
 const DELAY_SUBJECT = /^\s*(?:warning: could not send message for past|warning: message \S{1,80} delayed|delayed mail \(still being retried\)|delivery (?:status notification|notification): (?:\(?delay\)?|delivery has been delayed|delayed)|(?:mail )?delivery status notification \(delay\)|delivery delayed:?)/i;
 

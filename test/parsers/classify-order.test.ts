@@ -84,3 +84,13 @@ describe('delay warnings are temporary, never final failures', () => {
     expect(delayNotice('Delayed Mail (still being retried)', '')).not.toBe('');
   });
 });
+
+describe('OpenSMTPD and Gmail delay notices', () => {
+  it.each([
+    ['Delivery status notification: Delayed', '    Hi!\n\n    This is the MAILER-DAEMON, please DO NOT REPLY to this email.\n\n    A message is delayed for more than 4 hours for the following\n    list of recipients:\n\nkijitora@example.jp: Network error on destination MXs\n\n    Please note that this is only a temporary failure report.\n    The message is kept in the queue for up to 4 days.\n    You DO NOT NEED to re-send the message to these recipients.\n'],
+    ['Delivery Status Notification', "There was a temporary problem delivering your message to kijitora@example.jp. Gmail will retry for 46 more hours. You'll be notified if the delivery fails permanently."],
+  ])('%s', (subject, body) => {
+    expect(delayNotice(subject, body)).not.toBe('');
+    expect(delayNotice('Undelivered Mail', body)).not.toBe('');
+  });
+});
