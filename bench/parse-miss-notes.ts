@@ -19,7 +19,6 @@ export const MISS_NOTES: Readonly<Record<string, string>> = {
   'lhost-opensmtpd-12.eml': 'class only: null MX in a delay report (Status 4.0.0) labelled hard; rfc3464-52/59 with the same 4.0.0 are labelled soft, so we keep 4.x = soft.',
   'lhost-postfix-64.eml': 'label undefined vs our onhold: a Postfix notice with no diagnostic at all; both mean "no reason".',
   'lhost-postfix-74.eml': 'label inconsistency: Yahoo [TSS04] labelled rejected here and badreputation in qmail-19 (identical text); we follow the latter.',
-  'lhost-postfix-75.eml': 'a Postfix SMTP transcript: recipient and its 451 4.3.0 "queue file write error" are read; no systemerror wording for a queue write error yet.',
   'lhost-powermta-03.eml': 'PowerMTA "5.2.1 User Unknown" labelled suspend (X-PowerMTA-BounceCategory says bad-mailbox); inconsistent with other 5.2.1 User Unknown samples.',
   'lhost-qmail-04.eml': 'qmail "501 5.0.0 Invalid domain name" then queue timeout, labelled blocked; no phrase says the client was blocked.',
   'lhost-qmail-07.eml': 'protocol over label: qmail "I\'m not going to try again; this message has been in the queue too long" after a connection failure is expired (the queue lifetime ran out); the label names the connection error (networkerror), while x2-05 with the same wrapper is labelled expired.',

@@ -18,7 +18,6 @@ export const KNOWN_MISSES: ReadonlySet<string> = new Set([
   'lhost-office365-06.eml',
   'lhost-postfix-64.eml',
   'lhost-postfix-74.eml',
-  'lhost-postfix-75.eml',
   'lhost-powermta-03.eml',
   'lhost-qmail-04.eml',
   'lhost-qmail-07.eml',

@@ -12,4 +12,13 @@ export const systemErrorRules: Rule[] = [
     also: ['421 4.3.0 Temporary System Problem. Try again later'],
     counter: '451 Temporary lookup failure',
   },
+  // The receiver could not store the message: Postfix cleanup(8) "queue file write error",
+  // Exim "spool write error", Sendmail "Error writing control file".
+  {
+    reason: 'systemerror',
+    pattern: /\bqueue file write error\b|\bspool (?:file )?write error\b|\berror writing (?:the )?(?:control|data|queue|spool) file\b/i,
+    example: '451 4.3.0 Error: queue file write error',
+    also: ['451 Temporary local problem: spool write error', '451 4.0.0 Error writing control file: No space left'],
+    counter: '550 5.7.1 Message rejected: write access denied',
+  },
 ];
