@@ -96,7 +96,7 @@ function byStage(reason: Reason, command: string, status: string, evidence: Evid
     evidence.push({ rule: 'stage:mail-from', matched: reason });
     return 'rejected';
   }
-  if (reason !== 'userunknown' || command === 'RCPT' || reasonFromStatus(status) === 'userunknown') return reason;
+  if (reason !== 'userunknown' || command === 'RCPT' || namesRecipientAddress(status)) return reason;
   if (command === 'HELO' || command === 'CONN') return reason;
   evidence.push({ rule: command === 'DATA' ? 'stage:data' : 'stage:unconfirmed', matched: reason });
   return 'filtered';
@@ -116,6 +116,15 @@ function byQueueLifetime(reason: Reason, action: string, diag: string, evidence:
   if (!lifetime) return reason;
   evidence.push({ rule: 'frame:queue-lifetime', matched: lifetime });
   return 'expired';
+}
+
+/**
+ * An X.1.x code other than the sender's (X.1.7, X.1.8) says the recipient address itself is the
+ * problem (RFC 3463 §3.2 "Address status"): that backs "unknown user" wording whatever the stage.
+ */
+function namesRecipientAddress(status: string): boolean {
+  const m = /^[45]\.1\.(\d{1,3})$/.exec(status);
+  return m !== null && m[1] !== '7' && m[1] !== '8';
 }
 
 function pickReason(f: Finding, diag: string, status: string, evidence: Evidence[]): Reason {

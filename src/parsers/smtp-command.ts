@@ -1,5 +1,5 @@
 /** SMTP stage a reply answered, as Exim, Postfix, Sendmail, qmail and DMA write it. */
-const COMMAND = /(?:after|in\s+reply\s+to|our|>>>|for|while\s+sending|smtp\s+command:?)\s*(?:the\s+)?(?:end\s+of\s+)?(MAIL\s+FROM|RCPT\s+TO|DATA|final\s+DATA|EHLO|HELO|initial\s+connection|connect(?:ion)?|TEXT\s+command|RCPT\s+command|MAIL\s+command)/i;
+const COMMAND = /(?:after|in\s+reply\s+to|in\s+response\s+to|our|>>>|for|while\s+sending|smtp\s+command:?)\s*(?:the\s+)?(?:end\s+of\s+)?(MAIL\s+FROM|RCPT\s+TO|DATA|final\s+DATA|EHLO|HELO|initial\s+connection|connect(?:ion)?|TEXT\s+command|RCPT\s+command|MAIL\s+command)/i;
 
 /**
  * MTA sentences that name the stage without naming the command (qmail, Yahoo, DragonFly...).

@@ -55,3 +55,19 @@ describe('replies that carry their SMTP stage', () => {
     expect(r.bounce_class).toBe('hard');
   });
 });
+
+describe('an address-status code backs unknown-user wording', () => {
+  it.each(['5.1.0', '5.1.3', '5.1.1'])('%s with no stage stays userunknown (hard)', (status) => {
+    const c = classify(finding({ status, diagnostic: `550 ${status} <kijitora@example.jp>: Address rejected: user unknown` }));
+    expect(c.reason).toBe('userunknown');
+    expect(c.bounceClass).toBe('hard');
+  });
+
+  it('a sender-address code (X.1.8) does not back it', () => {
+    expect(classify(finding({ status: '5.1.8', diagnostic: '553 5.1.8 Sender address unknown' })).reason).toBe('rejected');
+  });
+
+  it('"in response to RCPT TO" names the stage', () => {
+    expect(findCommand('550 No such user here, in response to RCPT TO:<kijitora@example.jp>')).toBe('RCPT');
+  });
+});
