@@ -66,6 +66,9 @@ export class SmsGateway {
   }
 
   private async inbound(smsc: string, sm: InboundSm): Promise<number> {
+    // A submit_sm_resp and its receipt can come in one socket read: the resp's submitter resumes
+    // (and holds the receipt) in a microtask, so look for holds only after those have run.
+    await new Promise((r) => setImmediate(r));
     const id = sm.receiptedMessageId ?? parseReceiptText(sm.text)?.id;
     const wait = id ? this.uncommitted.get(`${smsc} ${id}`) : undefined;
     if (wait) await Promise.race([wait, new Promise((r) => setTimeout(r, PART_COMMIT_WAIT_MS))]);

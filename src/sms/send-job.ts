@@ -5,6 +5,7 @@ import { retryDelayMs } from '../send/relay-reply.js';
 import { OutcomeWriter } from '../send/outcomes.js';
 import { claimDue, suppressionsOf, writeRejected, type SuppressionRow } from '../send/send-job.js';
 import { gatewayFor, stopGateway, type SmsGateway } from './gateway.js';
+import { smsMetrics } from './metrics.js';
 import { submitsFor } from './pdus.js';
 import type { SmscLink, SubmitResult } from './smsc-link.js';
 import type { SmsContent } from './submit.js';
@@ -14,6 +15,8 @@ import type { SmsContent } from './submit.js';
  * the message is deferred; well inside the claim's lease (10 min).
  */
 const PART_DEADLINE_MS = 60_000;
+/** Unanswered submit_sm of one part sent again at most this often per attempt, then deferred. */
+const MAX_UNCONFIRMED_RESUBMITS = 2;
 
 /** Sends due SMS through the configured SMSCs; messages wait (unclaimed) while no link is bound. */
 export const smsSendJob: Job = {
@@ -66,12 +69,15 @@ async function sendOne(app: App, gw: SmsGateway, outcomes: OutcomeWriter, msg: M
   const accepted: Accepted[] = [];
   let failure: Failure | null = null;
   let link = first;
+  /** Parts submitted again after an unanswered submit_sm (each a possible duplicate). */
+  let resubmits = 0;
   // A receipt can come before its part is committed (even before the next part is sent): it waits.
   let release = () => {};
   const committed = new Promise<void>((r) => (release = r));
   try {
     for (const [i, req] of reqs.entries()) {
       const deadline = Date.now() + PART_DEADLINE_MS;
+      let unconfirmed = 0;
       for (;;) {
         const r = await link.submit(req, Math.max(0, deadline - Date.now()));
         if (r.ok) {
@@ -79,10 +85,22 @@ async function sendOne(app: App, gw: SmsGateway, outcomes: OutcomeWriter, msg: M
           gw.holdReceipts(link.spec.smsc, [r.messageId], committed);
           break;
         }
-        // Throttled: the link backs off and the same part goes again. Closed or not bound: the
-        // SMSC never confirmed it, so it goes again on whichever link is up.
-        if ((r.kind === 'throttled' || r.kind === 'connection') && Date.now() < deadline) {
-          if (r.kind === 'connection') link = gw.pick() ?? link;
+        const again = Date.now() < deadline;
+        // Throttled: the link backs off and the same part goes again. Never written: it goes again
+        // on whichever link is up, with no risk of a duplicate.
+        if ((r.kind === 'throttled' || r.kind === 'unsent') && again) {
+          if (r.kind === 'unsent') link = gw.pick() ?? link;
+          continue;
+        }
+        // Written but unanswered: the SMSC may hold it. Losing an SMS is worse than sending it
+        // twice, so it goes again, but a bounded number of times, counted and logged, and the
+        // sent event says so (a receipt for the lost copy matches no part: kept uncorrelated).
+        if (r.kind === 'unconfirmed' && again && unconfirmed < MAX_UNCONFIRMED_RESUBMITS) {
+          unconfirmed++;
+          resubmits++;
+          smsMetrics(app.metrics).unconfirmedResubmits.inc({ smsc: link.spec.id });
+          app.log.warn({ code: 'MT_WARN_SMS_UNCONFIRMED', message_id: msg.id, part: i + 1, smsc: link.spec.id, error: r.error }, 'submit_sm unanswered; submitting the part again (possible duplicate)');
+          link = gw.pick() ?? link;
           continue;
         }
         failure = r;
@@ -94,13 +112,13 @@ async function sendOne(app: App, gw: SmsGateway, outcomes: OutcomeWriter, msg: M
   } finally {
     release();
   }
-  writeOutcome(app, outcomes, msg, content, reqs.length, accepted, failure, link);
+  writeOutcome(app, outcomes, msg, content, reqs.length, accepted, resubmits, failure, link);
 }
 
-function writeOutcome(app: App, outcomes: OutcomeWriter, msg: Message, content: SmsContent, segments: number, accepted: readonly Accepted[], failure: Failure | null, link: SmscLink): void {
+function writeOutcome(app: App, outcomes: OutcomeWriter, msg: Message, content: SmsContent, segments: number, accepted: readonly Accepted[], resubmits: number, failure: Failure | null, link: SmscLink): void {
   const at = app.clock.now();
   const attempt = msg.attempts;
-  const common = { attempt, encoding: content.encoding, segments, parts: content.segments };
+  const common = { attempt, encoding: content.encoding, segments, parts: content.segments, ...(resubmits > 0 ? { unconfirmed_resubmits: resubmits, possible_duplicate: true } : {}) };
   const ids = accepted.map((a) => a.smscMessageId);
   if (!failure) {
     const via = accepted[0].link.spec;
@@ -112,8 +130,9 @@ function writeOutcome(app: App, outcomes: OutcomeWriter, msg: Message, content: 
     return;
   }
   const smsc = link.spec.id;
-  const status = failure.kind === 'connection' ? { error: failure.error } : { smpp_status: failure.name, command_status: failure.status };
-  const lastError = (failure.kind === 'connection' ? failure.error : `${failure.name} (0x${failure.status.toString(16)})`).slice(0, 500);
+  const unanswered = failure.kind === 'unsent' || failure.kind === 'unconfirmed';
+  const status = unanswered ? { error: failure.error } : { smpp_status: failure.name, command_status: failure.status };
+  const lastError = (unanswered ? failure.error : `${failure.name} (0x${failure.status.toString(16)})`).slice(0, 500);
   if (failure.kind === 'permanent') {
     outcomes.write(msg, {
       type: 'bounced',
@@ -124,7 +143,7 @@ function writeOutcome(app: App, outcomes: OutcomeWriter, msg: Message, content: 
     }, { next_attempt_at: null, last_error: lastError });
     return;
   }
-  const reason = failure.kind === 'connection' ? 'networkerror' : failure.kind === 'throttled' ? 'speeding' : 'systemerror';
+  const reason = unanswered ? 'networkerror' : failure.kind === 'throttled' ? 'speeding' : 'systemerror';
   if (at.getTime() - msg.created_at.getTime() >= app.config.MAILTRAIL_SEND_MAX_AGE) {
     outcomes.write(msg, {
       type: 'bounced',

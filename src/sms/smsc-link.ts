@@ -21,8 +21,14 @@ export type SubmitResult =
   | { ok: true; messageId: string }
   | { ok: false; kind: 'throttled' | 'temporary'; status: number; name: string }
   | { ok: false; kind: 'permanent'; status: number; name: string; reason: string; bounce_class: 'hard' | 'soft' }
-  /** No submit_sm_resp (link closed, timed out, not bound in time): the SMSC did not confirm it. */
-  | { ok: false; kind: 'connection'; error: string };
+  /** Never written to a socket (not bound in time, no window slot, socket not writable, stopping): safe to send again. */
+  | { ok: false; kind: 'unsent'; error: string }
+  /**
+   * Written, but no submit_sm_resp came (link closed or timed out): the SMSC may have accepted it
+   * (an SMSC that closes right after writing the resp loses it with the connection) or not; SMPP
+   * cannot tell, so sending it again may send it twice.
+   */
+  | { ok: false; kind: 'unconfirmed'; error: string };
 
 /** A deliver_sm or data_sm from the SMSC: a delivery receipt or an inbound (MO) message. */
 export interface InboundSm {
@@ -124,9 +130,9 @@ export class SmscLink {
     const until = Date.now() + waitMs;
     for (;;) {
       const now = Date.now();
-      if (this.state === 'stopped') return { ok: false, kind: 'connection', error: `${this.spec.id}: stopping` };
+      if (this.state === 'stopped') return { ok: false, kind: 'unsent', error: `${this.spec.id}: stopping` };
       if (this.state === 'bound' && this.inflight.size < this.spec.window && now >= this.pausedUntil && now >= this.nextSubmitAt) break;
-      if (now >= until) return { ok: false, kind: 'connection', error: `${this.spec.id}: ${this.state === 'bound' ? 'no free window slot' : `not bound (${this.lastError ?? 'connecting'})`}` };
+      if (now >= until) return { ok: false, kind: 'unsent', error: `${this.spec.id}: ${this.state === 'bound' ? 'no free window slot' : `not bound (${this.lastError ?? 'connecting'})`}` };
       const timed = Math.max(this.pausedUntil, this.nextSubmitAt) - now;
       await this.changed(Math.min(until - now, this.state === 'bound' && timed > 0 ? timed : until - now));
     }
@@ -156,10 +162,16 @@ export class SmscLink {
         resolve(r);
       };
       const sent = session.send(pdu, (resp) => done(this.resultOf(resp)));
-      if (!sent) return resolve({ ok: false, kind: 'connection', error: `${this.spec.id}: socket not writable` });
+      if (!sent) {
+        // The socket is going away before its close event: stop submitting on it (a retry would
+        // spin without ever yielding to that event), and let the close start a fresh session.
+        if (this.state === 'bound') this.state = 'connecting';
+        session.destroy();
+        return resolve({ ok: false, kind: 'unsent', error: `${this.spec.id}: socket not writable` });
+      }
       seq = pdu.sequence_number;
       const timer = setTimeout(() => {
-        done({ ok: false, kind: 'connection', error: `${this.spec.id}: no submit_sm_resp within ${this.spec.timeoutMs}ms` });
+        done({ ok: false, kind: 'unconfirmed', error: `${this.spec.id}: no submit_sm_resp within ${this.spec.timeoutMs}ms` });
         // A session that stops answering is dead: a fresh one is the only way forward.
         session.destroy();
       }, this.spec.timeoutMs);
@@ -243,7 +255,7 @@ export class SmscLink {
     this.inflight.clear();
     for (const f of failed) {
       clearTimeout(f.timer);
-      f.resolve({ ok: false, kind: 'connection', error: `${this.spec.id}: connection closed before submit_sm_resp` });
+      f.resolve({ ok: false, kind: 'unconfirmed', error: `${this.spec.id}: connection closed before submit_sm_resp` });
     }
     if (this.state === 'stopped') return this.wake();
     this.state = 'connecting';
