@@ -11,12 +11,12 @@ const MAX_RANGE_MS = 400 * 86_400_000;
 const StatsQuery = z.object({
   from: QueryDate.optional().meta({ description: 'messages created at or after; default: 30 days before `to`' }),
   to: QueryDate.optional().meta({ description: 'messages created before; default: now' }),
-  group_by: z.enum(['day', 'domain', 'tag']).optional().meta({ description: 'day (UTC), recipient domain, or tag; none: one group' }),
+  group_by: z.enum(['day', 'domain', 'tag', 'channel']).optional().meta({ description: 'day (UTC), recipient domain, tag, or channel (email, sms); none: one group' }),
 });
 
 const rate = z.number().nullable();
 const StatsGroup = z.object({
-  key: z.string().nullable().meta({ description: 'the day, domain or tag; null for messages without a domain/tag, "all" without group_by' }),
+  key: z.string().nullable().meta({ description: 'the day, domain, tag or channel; null for messages without a domain/tag, "all" without group_by' }),
   total: z.number().int(),
   statuses: z.record(z.string(), z.number().int()),
   stages: z.record(z.string(), z.number().int()),
@@ -83,7 +83,9 @@ export function statsRoutes(app: App) {
               ? sql<string>`m.recipient_domain`
               : query.group_by === 'tag'
                 ? sql<string>`t.tag`
-                : sql<string>`'all'`;
+                : query.group_by === 'channel'
+                  ? sql<string>`m.channel`
+                  : sql<string>`'all'`;
         const tagJoin = query.group_by === 'tag' ? sql`left join lateral unnest(m.tags) as t(tag) on true` : sql``;
         const { rows } = await sql<Row>`
           select ${key} as key, m.status, m.stage, count(*)::int as n,

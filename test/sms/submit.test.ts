@@ -90,4 +90,19 @@ describe(`SMS submission on ${dialect}`, () => {
     expect([r.statusCode, r2.statusCode]).toEqual([201, 201]);
     expect((await get(r2.json().id)).json().channel).toBe('email');
   });
+
+  it('stats group_by=channel counts SMS and email apart, as the messages table has them', async () => {
+    const r = await http.inject({ url: '/v1/stats?group_by=channel', headers: { authorization: `Bearer ${key}` } });
+    expect(r.statusCode).toBe(200);
+    const rows = await t.app.database.db.selectFrom('messages').select(['channel', 'status']).where('tenant_id', '=', tenantId).execute();
+    const want = (ch: string) => rows.filter((m) => m.channel === ch);
+    const groups = r.json().groups as Array<{ key: string; total: number; statuses: Record<string, number> }>;
+    expect(groups.map((g) => g.key).sort()).toEqual(['email', 'sms']);
+    for (const ch of ['email', 'sms']) {
+      const g = groups.find((x) => x.key === ch);
+      expect(g?.total).toBe(want(ch).length);
+      for (const st of new Set(want(ch).map((m) => m.status))) expect(g?.statuses[st]).toBe(want(ch).filter((m) => m.status === st).length);
+    }
+    expect(want('sms').length).toBeGreaterThan(0);
+  });
 });
