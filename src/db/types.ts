@@ -332,7 +332,96 @@ export interface NotificationTimelineTable {
   data: Json;
 }
 
+/** A template of the catalogue (src/templates); its content lives in versions. */
+export interface TemplatesTable {
+  id: string;
+  tenant_id: string;
+  key: string;
+  name: string;
+  channel: 'email' | 'sms';
+  /** ApprovalPolicy; null = the tenant's default. */
+  policy: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface TemplateVersionsTable {
+  id: string;
+  template_id: string;
+  tenant_id: string;
+  version: number;
+  state: 'draft' | 'pending' | 'approved' | 'active' | 'retired';
+  subject: string | null;
+  html: string | null;
+  html_format: ColumnType<'html' | 'mjml', 'html' | 'mjml' | undefined, 'html' | 'mjml'>;
+  html_compiled: string | null;
+  text_body: string | null;
+  sms_text: string | null;
+  variables: ColumnType<unknown[], string, string>;
+  locale: ColumnType<string, string | undefined, string>;
+  author: string;
+  rejection_comment: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  submitted_at: NullableTimestamp;
+  approved_at: NullableTimestamp;
+}
+
+export interface TemplateDecisionsTable {
+  id: Generated<number>;
+  version_id: string;
+  round: number;
+  step: number;
+  actor: string;
+  decision: 'approve' | 'reject';
+  comment: string | null;
+  at: CreatedAt;
+}
+
+export interface TemplateAuditTable {
+  id: Generated<number>;
+  tenant_id: string;
+  template_id: string | null;
+  version_id: string | null;
+  actor: string;
+  action: string;
+  before: ColumnType<Record<string, unknown> | null, string | null, never>;
+  after: ColumnType<Record<string, unknown> | null, string | null, never>;
+  at: CreatedAt;
+}
+
+export interface TemplateSettingsTable {
+  tenant_id: string;
+  require_approved: ColumnType<boolean, boolean | undefined, boolean>;
+  default_policy: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+}
+
+export interface TemplateRolesTable {
+  tenant_id: string;
+  actor: string;
+  role: string;
+}
+
+export interface MessageApprovalsTable {
+  message_id: string;
+  tenant_id: string;
+  requested_by: string;
+  state: 'pending' | 'released' | 'rejected';
+  decided_by: string | null;
+  comment: string | null;
+  created_at: CreatedAt;
+  decided_at: NullableTimestamp;
+}
+
 export interface DB {
+  templates: TemplatesTable;
+  template_versions: TemplateVersionsTable;
+  template_decisions: TemplateDecisionsTable;
+  template_audit: TemplateAuditTable;
+  template_settings: TemplateSettingsTable;
+  template_roles: TemplateRolesTable;
+  message_approvals: MessageApprovalsTable;
   flow_definitions: FlowDefinitionsTable;
   notifications: NotificationsTable;
   notification_steps: NotificationStepsTable;

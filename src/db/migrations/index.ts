@@ -9,6 +9,7 @@ import * as m0007 from './0007-sms.js';
 import * as m0010 from './0010-users.js';
 import * as m0011 from './0011-flows.js';
 import * as m0013 from './0013-proof.js';
+import * as m0014 from './0014-templates.js';
 
 /** Every migration, in order. Numbers are never reused. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0010-users': m0010,
   '0011-flows': m0011,
   '0013-proof': m0013,
+  '0014-templates': m0014,
 };
