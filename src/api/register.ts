@@ -3,6 +3,7 @@ import type { App } from '../app.js';
 import { authenticator } from './auth.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { messageRoutes } from './messages.js';
+import { notificationRoutes } from './notifications.js';
 import { docsPage, openApiDocument } from './openapi.js';
 import { RequestValidationError, registerRoutes, zodValidatorCompiler, type AnyRoute } from './route.js';
 import { reportRoutes } from './reports.js';
@@ -17,6 +18,7 @@ import { webhookRoutes } from './webhooks.js';
 export function apiRoutes(app: App, hub = new StreamHub(app)): AnyRoute[] {
   return [
     ...messageRoutes(app),
+    ...notificationRoutes(app),
     ...statsRoutes(app),
     ...suppressionRoutes(app),
     ...reportRoutes(app),

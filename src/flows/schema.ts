@@ -43,7 +43,7 @@ export const FlowSchema = z
       .strict(),
     z.object({ mode: z.literal('cross'), steps: z.array(CrossStep).min(1).max(MAX_STEPS) }).strict(),
   ])
-  .meta({ id: 'Flow' });
+  .meta({ description: 'multi: every channel now (optionally staggered); cross: ordered steps, each handing over on a condition' });
 
 export type FlowInput = z.input<typeof FlowSchema>;
 
