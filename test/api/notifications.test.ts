@@ -104,7 +104,11 @@ describe(`notifications API (inject) on ${dialect}`, () => {
   it('cancel (POST or DELETE), list by state with keyset pagination, stats by flow and step', async () => {
     const recipient = { email: 'kim@example.com', phone: '+33612345670' };
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await req('POST', '/v1/notifications', { recipient, content, flow: cross })).json().id);
+    // A second apart: ids are time-ordered, and this test's clock stands still otherwise.
+    for (let i = 0; i < 3; i++) {
+      now = new Date(now.getTime() + 1000);
+      ids.push((await req('POST', '/v1/notifications', { recipient, content, flow: cross })).json().id);
+    }
     expect((await req('POST', `/v1/notifications/${ids[0]}/cancel`)).json()).toEqual({ id: ids[0], state: 'stopped' });
     expect((await req('DELETE', `/v1/notifications/${ids[1]}`)).json()).toEqual({ id: ids[1], state: 'stopped' });
     expect((await req('DELETE', `/v1/notifications/${ids[1]}`, undefined, keyB)).statusCode).toBe(404);
