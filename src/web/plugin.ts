@@ -215,9 +215,9 @@ export async function registerDashboard(http: FastifyInstance, app: App): Promis
           const d = await messageData(req);
           return d ? render(reply, 'message', d) : notFound(req, reply);
         });
-        pages.get('/messages/:id/timeline', async (req, reply) => {
+        pages.get('/messages/:id/live', async (req, reply) => {
           const d = await messageData(req);
-          return d ? render(reply, 'timeline', d) : notFound(req, reply);
+          return d ? render(reply, 'message-live', d) : notFound(req, reply);
         });
 
         const ctx: PageContext = { app, db, base, ops: new ApiOperations(app), render, notFound, viewerOf, confirmFirst: confirmer(render, viewerOf), audit: auditor(db, viewerOf) };
