@@ -12,6 +12,7 @@ import { statsRoutes } from './stats.js';
 import { StreamHub } from './stream-hub.js';
 import { streamRoutes } from './stream.js';
 import { suppressionRoutes } from './suppressions.js';
+import { templateRoutes } from './templates.js';
 import { webhookRoutes } from './webhooks.js';
 
 /** Every operation of the sender API, in documentation order. */
@@ -25,6 +26,7 @@ export function apiRoutes(app: App, hub = new StreamHub(app)): AnyRoute[] {
     ...webhookRoutes(app),
     ...streamRoutes(app, hub),
     ...apiKeyRoutes(app),
+    ...templateRoutes(app),
   ];
 }
 

@@ -1,5 +1,6 @@
 /** Event types: immutable facts about one message. The status is derived from them (status.ts). */
 export const EVENT_TYPES = [
+  'pending_approval', // waits for a person's release (agent-written text) before it is queued
   'queued', // accepted for sending
   'erroneous', // stage 1: address invalid, nothing sent
   'rejected', // stage 1: suppressed, nothing sent

@@ -1,7 +1,8 @@
 import type { StatusEvent } from './events.js';
 
-/** The 8 statuses of the 4 stages, plus the three in-between states. */
+/** The 8 statuses of the 4 stages, plus the in-between states (pending_approval before queued). */
 export const STATUSES = [
+  'pending_approval',
   'queued',
   'erroneous',
   'rejected',
@@ -20,6 +21,7 @@ export type Status = (typeof STATUSES)[number];
 export type Stage = 0 | 1 | 2 | 3 | 4;
 
 export const STAGE_OF: Record<Status, Stage> = {
+  pending_approval: 0,
   queued: 0,
   sent: 0,
   deferred: 0,
@@ -56,7 +58,8 @@ const TERMINAL_SUBMISSION = ['erroneous', 'rejected'] as const;
 const FEEDBACK = ['complained', 'unsubscribed'] as const;
 const ENGAGEMENT = ['clicked', 'opened'] as const;
 const DELIVERY = ['bounced', 'delivered'] as const;
-const PENDING = ['deferred', 'sent', 'queued'] as const;
+// A release is a `queued` after `pending_approval`; a refusal is `rejected` (final, like a suppression).
+const PENDING = ['deferred', 'sent', 'queued', 'pending_approval'] as const;
 
 /**
  * A `delivered` the no-bounce timer inferred (no report said so) is a guess: a delay notice

@@ -16,6 +16,21 @@ const sentAsGiven = (v: string) => {
 
 const templateValue = z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]);
 
+/** `template: { key | version_id, variables }`: values are checked against the version's declarations. */
+export const StoredTemplateRef = z
+  .object({
+    key: z.string().min(1).max(100).optional(),
+    version_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID').optional(),
+    variables: z.record(z.string().max(64), z.union([templateValue, z.array(z.string().max(100)).max(100)])).optional(),
+  })
+  .strict()
+  .refine((t) => (t.key === undefined) !== (t.version_id === undefined), 'give either key or version_id');
+export type StoredTemplateRef = z.output<typeof StoredTemplateRef>;
+
+export function isStoredTemplate(t: unknown): t is StoredTemplateRef {
+  return typeof t === 'object' && t !== null && ('key' in t || 'version_id' in t);
+}
+
 /**
  * What a sender submits (POST /v1/messages). The recipient is only length-checked here (and
  * refused when it could not be sent as given): a bad address is not a request error but the
@@ -40,12 +55,17 @@ export const SubmitMessageInput = z
     text: z.string().max(MAX_BODY).optional(),
     /** Placeholders `{{name}}` filled from `variables`; HTML values are escaped. */
     template: z
-      .object({
-        subject: z.string().max(998).optional(),
-        html: z.string().max(MAX_BODY).optional(),
-        text: z.string().max(MAX_BODY).optional(),
-      })
-      .strict()
+      .union([
+        z
+          .object({
+            subject: z.string().max(998).optional(),
+            html: z.string().max(MAX_BODY).optional(),
+            text: z.string().max(MAX_BODY).optional(),
+          })
+          .strict(),
+        /** A catalogue template (src/templates): its active version by key, or one version by id. */
+        StoredTemplateRef,
+      ])
       .optional(),
     variables: z.record(z.string().max(64), templateValue).optional(),
     metadata: z
@@ -71,6 +91,12 @@ export const SubmitMessageInput = z
   })
   .strict()
   .superRefine((v, ctx) => {
+    if (isStoredTemplate(v.template)) {
+      if (v.subject !== undefined || v.html !== undefined || v.text !== undefined || v.variables !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['template'], message: 'a stored template brings its own subject and bodies; variables go in template.variables' });
+      }
+      return;
+    }
     const t = v.template;
     if (t && (v.subject !== undefined || v.html !== undefined || v.text !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['template'], message: 'give either template or subject/html/text, not both' });

@@ -8,7 +8,8 @@ import type { Kysely, Transaction } from 'kysely';
 import { appendEvents, type NewEvent } from '../db/events.js';
 import type { DB } from '../db/types.js';
 import { rewriteLinks } from './links.js';
-import { SubmitMessageInput, type SubmitMessage } from './submit-schema.js';
+import { renderForMessage, type TemplateProvenance } from '../templates/for-message.js';
+import { isStoredTemplate, SubmitMessageInput, type SubmitMessage } from './submit-schema.js';
 import { renderTemplate } from './template.js';
 
 /** What the send worker needs besides the message row (stored in messages.content). */
@@ -19,6 +20,8 @@ export interface MessageContent {
   tracking: { open: boolean; click: boolean };
   /** How many distinct links the message has: a scanner hitting all of them at once is a signal. */
   links: number;
+  /** The catalogue version it was rendered from, with the hash of what it rendered. */
+  template?: TemplateProvenance;
 }
 
 export type SubmitOutcome =
@@ -61,7 +64,14 @@ export async function submitMessage(
   const recipientKey = recipient.toLowerCase();
   const sender = parseMailbox(v.from);
   if (!sender) throw new Error('unreachable: the schema validated from');
-  const rendered = render(v);
+  let rendered = { subject: '', html: null as string | null, text: null as string | null };
+  let fromTemplate: Extract<Awaited<ReturnType<typeof renderForMessage>>, { ok: true }> | null = null;
+  if (isStoredTemplate(v.template)) {
+    const r = await renderForMessage(app.database.db, tenantId, 'email', v.template);
+    if (!r.ok) return { ok: false, issues: [{ code: 'custom', path: r.path, message: r.message, input: undefined }] };
+    fromTemplate = r;
+    rendered = { subject: r.subject, html: r.html, text: r.text };
+  } else rendered = render(v);
   const domain = app.config.MAILTRAIL_BOUNCE_DOMAIN[0];
   const content: MessageContent = {
     from_name: sender.name,
@@ -69,7 +79,9 @@ export async function submitMessage(
     text: rendered.text,
     tracking: { open: v.tracking?.open ?? true, click: v.tracking?.click ?? true },
     links: rewriteLinks(rendered.html, rendered.text, (u) => u).links.length,
+    ...(fromTemplate ? { template: fromTemplate.provenance } : {}),
   };
+  const provenance = fromTemplate ? { template: fromTemplate.provenance } : undefined;
 
   const outcome = await inTransaction(app, within, async (trx) => {
     const suppression = check.ok
@@ -91,7 +103,10 @@ export async function submitMessage(
               suppression: { id: suppression.id, reason: suppression.reason, source: suppression.source, since: suppression.created_at },
             },
           }
-        : { type: 'queued', occurredAt: now, source: 'api' };
+        : fromTemplate?.needsRelease
+          ? // Text the agent wrote waits for a person's release (src/templates/message-approval.ts).
+            { type: 'pending_approval', occurredAt: now, source: 'api', data: { ...provenance, reason: 'free text written by the agent' } }
+          : { type: 'queued', occurredAt: now, source: 'api', ...(provenance ? { data: provenance } : {}) };
     const inserted = await trx
       .insertInto('messages')
       .values({
@@ -121,6 +136,9 @@ export async function submitMessage(
       .executeTakeFirst();
     // A concurrent submission with the same client key won the insert.
     if (!inserted) return null;
+    if (first.type === 'pending_approval') {
+      await trx.insertInto('message_approvals').values({ message_id: id, tenant_id: tenantId, requested_by: 'api', state: 'pending', created_at: now }).execute();
+    }
     const r = await appendEvents(trx, id, [first]);
     return { ok: true as const, id, status: r ? r.status.status : (first.type as Status), created: true };
   });
@@ -147,7 +165,7 @@ export async function findByClientKey(app: App, tenantId: string, key: string, w
 
 /** Subject and bodies, templates filled; line breaks in a subject (from variables) become spaces. */
 function render(v: SubmitMessage): { subject: string; html: string | null; text: string | null } {
-  const t = v.template;
+  const t = isStoredTemplate(v.template) ? undefined : v.template;
   const vars = v.variables ?? {};
   const subject = t ? renderTemplate(t.subject ?? '', vars, false) : (v.subject ?? '');
   const html = t ? (t.html === undefined ? null : renderTemplate(t.html, vars, true)) : (v.html ?? null);

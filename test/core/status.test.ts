@@ -33,6 +33,10 @@ describe('deriveStatus: table of cases', () => {
     ['a delay notice after the no-bounce window: the relay is still trying', [ev('sent', 1), ev('delivered', 15, { basis: 'no-bounce-window' }), ev('deferred', 60)], 'deferred'],
     ['the window passed again after that delay', [ev('sent', 1), ev('delivered', 15, { basis: 'no-bounce-window' }), ev('deferred', 60), ev('delivered', 75, { basis: 'no-bounce-after-delay' })], 'delivered'],
     ['a success DSN is not undone by a later delay notice', [ev('sent', 1), ev('delivered', 15, { report_id: 7 }), ev('deferred', 60)], 'delivered'],
+    ['waiting for a release', [ev('pending_approval', 0)], 'pending_approval'],
+    ['released', [ev('pending_approval', 0), ev('queued', 5)], 'queued'],
+    ['released and sent', [ev('pending_approval', 0), ev('queued', 5), ev('sent', 6)], 'sent'],
+    ['refused by the approver', [ev('pending_approval', 0), ev('rejected', 5, { approval: { decision: 'reject' } })], 'rejected'],
     ['a delay notice before the inferred delivery changes nothing', [ev('sent', 1), ev('deferred', 5), ev('delivered', 20, { basis: 'no-bounce-after-delay' })], 'delivered'],
   ];
   it.each(cases)('%s', (_name, events, expected) => {
