@@ -1,10 +1,19 @@
 import type { App } from '../app.js';
 import { parseReceiptText } from '../core/sms-receipt.js';
-import { storeInbound } from './inbound.js';
+import { storeInboundBatch, type InboundResult } from './inbound.js';
 import { SmscLink, type InboundSm } from './smsc-link.js';
 
 /** How long a receipt waits for the parts of its message to be committed (it can beat them). */
 const PART_COMMIT_WAIT_MS = 10_000;
+/** Inbound PDUs stored in one transaction at most. */
+const INBOUND_BATCH = 200;
+
+interface QueuedInbound {
+  smsc: string;
+  sm: InboundSm;
+  resolve(r: InboundResult): void;
+  reject(err: Error): void;
+}
 
 /**
  * The SMPP links of one worker process (one per MAILTRAIL_SMPP_URL entry, two for bind=split),
@@ -16,6 +25,9 @@ export class SmsGateway {
   private ref = Math.floor(Math.random() * 256);
   /** `smsc id` of parts whose submit_sm_resp came but whose sms_parts row is not committed yet. */
   private readonly uncommitted = new Map<string, Promise<void>>();
+  /** Inbound PDUs waiting for the running write: they go together in the next transaction. */
+  private queued: QueuedInbound[] = [];
+  private writing = false;
 
   constructor(private readonly app: App) {
     const log = app.log.child({ role: 'worker', job: 'sms' });
@@ -72,9 +84,31 @@ export class SmsGateway {
     const id = sm.receiptedMessageId ?? parseReceiptText(sm.text)?.id;
     const wait = id ? this.uncommitted.get(`${smsc} ${id}`) : undefined;
     if (wait) await Promise.race([wait, new Promise((r) => setTimeout(r, PART_COMMIT_WAIT_MS))]);
-    const r = await storeInbound(this.app, smsc, sm);
+    const r = await new Promise<InboundResult>((resolve, reject) => {
+      this.queued.push({ smsc, sm, resolve, reject });
+      void this.drain();
+    });
     this.app.log.debug({ role: 'worker', job: 'sms', smsc, ...r }, 'inbound SMS stored');
     return 0;
+  }
+
+  /** Group commit: what arrives while a write runs is written together next (answered after it). */
+  private async drain(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued.splice(0, INBOUND_BATCH);
+        const results = await storeInboundBatch(this.app, batch).catch((err: unknown) => batch.map(() => (err instanceof Error ? err : new Error(String(err)))));
+        for (const [i, q] of batch.entries()) {
+          const r = results[i];
+          if (r instanceof Error) q.reject(r);
+          else q.resolve(r);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
   }
 }
 

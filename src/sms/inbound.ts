@@ -28,44 +28,66 @@ export type InboundResult =
  * plus a suppression) or `replied`. What matches nothing is kept as uncorrelated.
  */
 export async function storeInbound(app: App, smsc: string, sm: InboundSm): Promise<InboundResult> {
+  return inTransaction(app, (trx) => storeOne(trx, app, smsc, sm));
+}
+
+/**
+ * Several inbound PDUs in one transaction (the tenant lock is taken once, not once per receipt:
+ * receipts of one tenant would otherwise queue on it one commit at a time). If the batch fails,
+ * each is stored alone, so one bad PDU does not hold back the others; the results keep the order.
+ */
+export async function storeInboundBatch(app: App, items: ReadonlyArray<{ smsc: string; sm: InboundSm }>): Promise<Array<InboundResult | Error>> {
+  try {
+    return await inTransaction(app, async (trx) => {
+      const out: InboundResult[] = [];
+      for (const it of items) out.push(await storeOne(trx, app, it.smsc, it.sm));
+      return out;
+    });
+  } catch (err) {
+    if (items.length === 1) return [err instanceof Error ? err : new Error(String(err))];
+    const out: Array<InboundResult | Error> = [];
+    for (const it of items) out.push(await storeInbound(app, it.smsc, it.sm).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+    return out;
+  }
+}
+
+async function storeOne(trx: Transaction<DB>, app: App, smsc: string, sm: InboundSm): Promise<InboundResult> {
   const receivedAt = app.clock.now();
   const parsed = parseReceiptText(sm.text);
   const isReceipt = RECEIPT_TYPES.has(sm.esmClass & 0x3c) || (sm.receiptedMessageId !== null && parsed !== null);
   const fields = { smsc, ...sm, text: sm.text };
   const raw = Buffer.from(JSON.stringify(isReceipt ? fields : { ...fields, received_at: receivedAt.toISOString() }));
   const sha256 = createHash('sha256').update(raw).digest('hex');
-  return inTransaction(app, async (trx) => {
-    const inserted = await trx
-      .insertInto('raw_reports')
-      .values({
-        sha256,
-        raw: gzipSync(raw),
-        size: raw.length,
-        source: 'sms',
-        envelope: JSON.stringify({ source: 'sms', smsc, command: sm.command, source_addr: sm.sourceAddr, destination_addr: sm.destinationAddr }),
-        kind: isReceipt ? 'sms-receipt' : 'sms-mo',
-        parse: JSON.stringify(isReceipt ? { receipt: parsed, receipted_message_id: sm.receiptedMessageId, message_state: sm.messageState } : { stop: isStopRequest(sm.text) }),
-        parser_version: 'mailtrail-sms-1',
-        received_at: receivedAt,
-        applied_at: receivedAt,
-      })
-      .onConflict((oc) => oc.column('sha256').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!inserted) {
-      const existing = await trx.selectFrom('raw_reports').select('id').where('sha256', '=', sha256).executeTakeFirstOrThrow();
-      return { kind: isReceipt ? 'receipt' : 'mo', reportId: existing.id, duplicate: true, messageId: null, event: null };
-    }
-    const reportId = inserted.id;
-    const applied = isReceipt
-      ? await applyReceipt(trx, app, smsc, sm, parsed, reportId, receivedAt)
-      : await applyMo(trx, app, sm, sha256, reportId, receivedAt);
-    if (applied.messageId) {
-      await trx.updateTable('raw_reports').set({ correlated: true, tenant_id: applied.tenantId }).where('id', '=', reportId).execute();
-    }
-    await chainStoredReports(trx, [reportId]);
-    return { kind: isReceipt ? 'receipt' : 'mo', reportId, duplicate: false, messageId: applied.messageId, event: applied.event };
-  });
+  const inserted = await trx
+    .insertInto('raw_reports')
+    .values({
+      sha256,
+      raw: gzipSync(raw),
+      size: raw.length,
+      source: 'sms',
+      envelope: JSON.stringify({ source: 'sms', smsc, command: sm.command, source_addr: sm.sourceAddr, destination_addr: sm.destinationAddr }),
+      kind: isReceipt ? 'sms-receipt' : 'sms-mo',
+      parse: JSON.stringify(isReceipt ? { receipt: parsed, receipted_message_id: sm.receiptedMessageId, message_state: sm.messageState } : { stop: isStopRequest(sm.text) }),
+      parser_version: 'mailtrail-sms-1',
+      received_at: receivedAt,
+      applied_at: receivedAt,
+    })
+    .onConflict((oc) => oc.column('sha256').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (!inserted) {
+    const existing = await trx.selectFrom('raw_reports').select('id').where('sha256', '=', sha256).executeTakeFirstOrThrow();
+    return { kind: isReceipt ? 'receipt' : 'mo', reportId: existing.id, duplicate: true, messageId: null, event: null };
+  }
+  const reportId = inserted.id;
+  const applied = isReceipt
+    ? await applyReceipt(trx, app, smsc, sm, parsed, reportId, receivedAt)
+    : await applyMo(trx, app, sm, sha256, reportId, receivedAt);
+  if (applied.messageId) {
+    await trx.updateTable('raw_reports').set({ correlated: true, tenant_id: applied.tenantId }).where('id', '=', reportId).execute();
+  }
+  await chainStoredReports(trx, [reportId]);
+  return { kind: isReceipt ? 'receipt' : 'mo', reportId, duplicate: false, messageId: applied.messageId, event: applied.event };
 }
 
 interface Applied {
