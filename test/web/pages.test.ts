@@ -236,6 +236,9 @@ describe.skipIf(!haveChromium)(`dashboard pages and roles in Chromium on ${diale
 
   it('gives an operator every tenant and the system page', async () => {
     const { page, context } = await login('op@mailtrail.test');
+    // The operator's overview: every tenant, with the uncorrelated reports in the attention list.
+    expect(await page.textContent('.attention')).toContain('Every inbound report matched a message.');
+    await expectAccessible(page);
     await page.click('nav a:text("System")');
     await page.waitForSelector('[data-testid=database]:text("up")');
     const body = await page.textContent('body');
@@ -248,6 +251,22 @@ describe.skipIf(!haveChromium)(`dashboard pages and roles in Chromium on ${diale
     await expectAccessible(page);
     await page.goto(`${base}/webhooks/${endpoint}`);
     expect(await page.textContent('[data-testid=pending]')).toBe('1');
+    await context.close();
+  });
+
+  it('makes a user with a one-time password change it first, on an accessible page', async () => {
+    await createUser(t.app.database.db, { email: 'new@acme.test', tenantId: acme.id, password: PASSWORD, mustChange: true });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/login`);
+    await page.fill('#email', 'new@acme.test');
+    await page.fill('#password', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('h1:text("Change your password")');
+    await expectAccessible(page);
+    // Every other page sends it back here until the password is changed.
+    await page.goto(`${base}/messages`);
+    expect(new URL(page.url()).pathname).toBe('/ui/password');
     await context.close();
   });
 
