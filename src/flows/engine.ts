@@ -134,8 +134,29 @@ export async function loadNotification(trx: Transaction<DB>, id: string, lock: b
  * Returns false when nothing is due.
  */
 export async function takeOneDue(app: App): Promise<boolean> {
+  const now = app.clock.now();
+  let current: string | null = null;
+  try {
+    return await decideOneDue(app, now, (id) => (current = id));
+  } catch (err) {
+    if (current === null) throw err;
+    // One notification that cannot be decided must not hold up the others behind it in due order.
+    app.log.error({ err, notification_id: current, code: 'MT_ERR_FLOW_DECISION' }, `could not decide a notification; trying it again in ${RETRY_MS / 1000} s`);
+    await app.database.db
+      .updateTable('notification_due')
+      .set({ due_at: new Date(now.getTime() + RETRY_MS) })
+      .where('notification_id', '=', current)
+      .where('due_at', '<=', now)
+      .execute();
+    return true;
+  }
+}
+
+/** A notification whose decision failed is tried again after this long. */
+export const RETRY_MS = 60_000;
+
+function decideOneDue(app: App, now: Date, taking: (id: string) => void): Promise<boolean> {
   return app.database.db.transaction().execute(async (trx) => {
-    const now = app.clock.now();
     const head = await sql<{ notification_id: string; reason: string }>`
       select d.notification_id, d.reason from notification_due d join notifications n on n.id = d.notification_id
       where d.due_at <= ${now}::timestamptz
@@ -143,6 +164,7 @@ export async function takeOneDue(app: App): Promise<boolean> {
       for update of d, n skip locked`.execute(trx);
     const first = head.rows[0];
     if (!first) return false;
+    taking(first.notification_id);
     const taken = await sql<{ id: string; reason: string }>`
       select id, reason from notification_due
       where notification_id = ${first.notification_id}::uuid and due_at <= ${now}::timestamptz

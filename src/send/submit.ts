@@ -67,7 +67,7 @@ export async function submitMessage(
   let rendered = { subject: '', html: null as string | null, text: null as string | null };
   let fromTemplate: Extract<Awaited<ReturnType<typeof renderForMessage>>, { ok: true }> | null = null;
   if (isStoredTemplate(v.template)) {
-    const r = await renderForMessage(app.database.db, tenantId, 'email', v.template);
+    const r = await renderForMessage(within ?? app.database.db, tenantId, 'email', v.template);
     if (!r.ok) return { ok: false, issues: [{ code: 'custom', path: r.path, message: r.message, input: undefined }] };
     fromTemplate = r;
     rendered = { subject: r.subject, html: r.html, text: r.text };
