@@ -2,7 +2,8 @@ import type { z } from 'zod';
 import type { App } from '../app.js';
 import { uuidv7 } from '../core/ids.js';
 import { flowChannels, type Flow } from '../core/notification-state.js';
-import { SubmitMessageInput } from '../send/submit-schema.js';
+import { isStoredTemplate, SubmitMessageInput } from '../send/submit-schema.js';
+import { renderForMessage } from '../templates/for-message.js';
 import { SubmitSmsInput } from '../sms/submit-schema.js';
 import { decideNotification, loadNotification } from './engine.js';
 import { NotificationInput, parseStoredFlow } from './schema.js';
@@ -58,6 +59,11 @@ export async function createNotification(app: App, tenantId: string, input: Noti
     }
     const check = channel === 'email' ? SubmitMessageInput.safeParse({ ...part, recipient: address ?? 'x@example.com' }) : SubmitSmsInput.safeParse({ ...part, channel: 'sms', recipient: address ?? '+10000000000' });
     for (const i of check.success ? [] : check.error.issues) issues.push({ ...i, path: ['content', channel, ...i.path] });
+    // A stored template (key or version id) must resolve now, not first when its step starts.
+    if (check.success && channel === 'email' && isStoredTemplate(part.template)) {
+      const r = await renderForMessage(db, tenantId, 'email', part.template);
+      if (!r.ok) issues.push(issue(['content', channel, ...r.path], r.message));
+    }
     for (const f of ['recipient', 'channel', 'metadata', 'client_key']) {
       if (Object.hasOwn(part, f)) issues.push(issue(['content', channel, f], 'is set by the notification, not per channel'));
     }

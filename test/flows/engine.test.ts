@@ -156,6 +156,8 @@ describe(`flow engine on ${dialect}`, () => {
     const badSms = await createNotification(t.app, tenant, { recipient, content: { ...content, sms: { from: 'Acme' } }, flow: onBounce });
     expect(badSms).toMatchObject({ ok: false, issues: [{ path: ['content', 'sms', 'text'] }] });
     expect(await createNotification(t.app, tenant, { recipient, content } as NotificationInput)).toMatchObject({ ok: false, issues: [{ path: ['flow'] }] });
+    const unknownTemplate = await createNotification(t.app, tenant, { recipient, content: { ...content, email: { from: 'a@acme.test', template: { key: 'no-such-template' } } }, flow: onBounce });
+    expect(unknownTemplate).toMatchObject({ ok: false, issues: [{ path: ['content', 'email', 'template', 'key'] }] });
   });
 
   it('two workers at once on the same due timers: each step started exactly once', async () => {
