@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { toCrlf } from '../../bench/parse-metrics.js';
 import { parse } from '../../src/parsers/index.js';
 
 /**
@@ -20,7 +21,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/mta');
 const fixtures = readdirSync(root).flatMap((mta) =>
   readFileSync(join(root, mta, 'labels.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => ({ dir: join(root, mta), label: JSON.parse(l) as MtaLabel })),
 );
-const crlf = (b: Buffer): Buffer => Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 
 /**
  * Reasons the parser still gets wrong on these files. OpenSMTPD quotes the remote's
@@ -36,7 +36,7 @@ describe('real MTA fixtures', () => {
 
   describe.each(fixtures)('$label.mta $label.version: $label.category ($label.file)', ({ dir, label }) => {
     const raw = readFileSync(join(dir, label.file));
-    it.each([['as-is', raw], ['crlf', crlf(raw)]])('%s: kind, recipient, action', (_n, bytes) => {
+    it.each([['as-is', raw], ['crlf', toCrlf(raw)]])('%s: kind, recipient, action', (_n, bytes) => {
       const r = parse(bytes as Buffer);
       expect(r.kind).toBe(label.kind);
       expect(r.recipients.map((x) => x.recipient?.toLowerCase())).toEqual([label.recipient]);
