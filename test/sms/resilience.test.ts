@@ -76,6 +76,29 @@ describe(`SMS sending when the SMSC misbehaves (real test SMSC) on ${dialect}`, 
     onceEach(smsc, numbers);
   }, 60_000);
 
+  it('the SMSC down mid-run: what comes meanwhile waits (not claimed), then goes once it is back, each once', async () => {
+    const first = await startSmsc({});
+    let firstUp = true;
+    cleanup.push(async () => {
+      if (firstUp) await first.stop();
+    });
+    const { send, statuses, all } = await setup(first.url());
+    const before = [235, 245];
+    await all(await send(before), ['delivered']);
+    const journal = first.journal();
+    await first.stop();
+    firstUp = false;
+    const during = [255, 265, 275];
+    const ids = await send(during);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await statuses(ids)).map((m) => [m.status, m.attempts])).toEqual([['queued', 0], ['queued', 0], ['queued', 0]]);
+    const second = await smscWith({ port: first.port });
+    await all(ids, ['delivered']);
+    const both = { journal: () => [...journal, ...second.journal()] } as Smsc;
+    onceEach(both, [...before, ...during]);
+    expect(journal.filter((e) => e.ev === 'submit').map((e) => e.dst).sort()).toEqual(before.map((n) => number(n).slice(1)).sort());
+  }, 60_000);
+
   it('bad credentials: a clear error naming the refused bind, nothing sent, nothing lost', async () => {
     const smsc = await smscWith({});
     const { t, send, statuses } = await setup(smsc.url('', 'mailtrail', 'wrong'));

@@ -71,7 +71,8 @@ export async function startSmsc(opts: SmscOptions = {}): Promise<Smsc> {
   if (opts.maxPerSec) args.push('--max-per-sec', String(opts.maxPerSec));
   if (opts.dropEvery) args.push('--drop-every', String(opts.dropEvery));
   if (opts.receiptPdu) args.push('--receipt-pdu', opts.receiptPdu);
-  const child: ChildProcess = spawn(join(smscDir, 'run.sh'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: stop() ends the per-connection children too (the SMSC really goes down).
+  const child: ChildProcess = spawn(join(smscDir, 'run.sh'), args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   await new Promise<void>((resolve, reject) => {
@@ -98,7 +99,7 @@ export async function startSmsc(opts: SmscOptions = {}): Promise<Smsc> {
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
+        process.kill(-(child.pid as number), 'SIGTERM');
         await exited;
       }
       rmSync(dir, { recursive: true, force: true });
