@@ -10,6 +10,7 @@ import { migrate } from './db/connect.js';
 import { DataDirInUseError, liveHolder } from './db/data-dir-lock.js';
 import { createApiKey, ensureTenant } from './db/tenants.js';
 import { runProof } from './cli/proof.js';
+import { runDemo } from './cli/demo.js';
 import { runInit } from './cli/init.js';
 import { runParse } from './cli/parse.js';
 import { runReprocess } from './cli/reprocess.js';
@@ -38,6 +39,7 @@ const runsInOwner = (argv: string[]) => OWNER_COMMANDS.has(argv[0]) && !(argv[0]
 const USAGE = `usage: mailtrail <command>
 
   serve [--role http|smtp|worker]...   start the roles (all by default)
+  demo [--data-dir DIR]                a guided first run on loopback: relay, bounces, opens, clicks, a complaint
   init [--database-url URL] [--bounce-domain D] [--print]   write a .env (0600) with a generated secret and checkpoint key
   db migrate                           apply pending database migrations
   config check                         validate the environment, print the effective config (secrets masked)
@@ -52,10 +54,12 @@ const USAGE = `usage: mailtrail <command>
 const commands: Record<string, Command> = {
   parse: (args, io) => runParse(args, io),
   init: (args, io) => runInit(args, io),
+  demo: (args, io) => runDemo(args, io, stopSignal()),
   reprocess: (args, io) => runReprocess(args, () => io.open({ migrate: true }), io),
   user: (args, io) => runUser(args, () => io.open({ migrate: true }), io),
   proof: (args, io) => runProof(args, { ...io, open: () => io.open({ migrate: true }) }),
-  serve: async (args) => {
+  serve: async (args, io) => {
+    if (args.includes('--demo')) return runDemo(args.filter((a) => a !== '--demo'), io, stopSignal()); // npm start -- --demo
     const { values } = parseArgs({ args, options: { role: { type: 'string', multiple: true } } });
     const roles = (values.role ?? [...ROLES]) as Role[];
     const bad = roles.find((r) => !(ROLES as readonly string[]).includes(r));
@@ -124,6 +128,11 @@ const commands: Record<string, Command> = {
     return 0;
   },
 };
+
+const stopSignal = () => new Promise<string>((resolve) => {
+  process.once('SIGTERM', () => resolve('SIGTERM'));
+  process.once('SIGINT', () => resolve('SIGINT'));
+});
 
 function usageError(message: string, io: Pick<CommandIo, 'stderr'> = process): number {
   io.stderr.write(`mailtrail: ${message}\n${USAGE}`);
