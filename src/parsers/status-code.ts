@@ -2,7 +2,7 @@ import type { Reason } from './report.js';
 
 /**
  * What an enhanced status code (RFC 3463 and its IANA registry) says about the failure.
- * Subjects where the code is too vague to name a reason (X.0.0, X.5.0, X.7.0...) are absent:
+ * Subjects where the code is too vague to name a reason (X.0.0, X.2.0, X.5.0, X.7.0...) are absent:
  * the diagnostic text has to decide those.
  */
 const BY_DETAIL: Record<string, Reason> = {
@@ -15,7 +15,6 @@ const BY_DETAIL: Record<string, Reason> = {
   '1.8': 'rejected', // Bad sender's system address
   '1.9': 'systemerror', // Message relayed to non-compliant mailer
   '1.10': 'notaccept', // Recipient address has null MX (RFC 7505)
-  '2.0': 'filtered',
   '2.1': 'filtered', // Mailbox disabled, not accepting messages
   '2.2': 'mailboxfull',
   '2.3': 'exceedlimit', // Message length exceeds administrative limit

@@ -31,5 +31,7 @@ describe('the text decides under a generic code', () => {
   it('a generic code with no telling words keeps its own meaning', () => {
     expect(classify(finding({ status: '5.7.1', diagnostic: '550 5.7.1 Go away' })).reason).toBe('securityerror');
     expect(classify(finding({ status: '5.3.0', diagnostic: '554 5.3.0 Transaction failed' })).reason).toBe('systemerror');
+    // X.2.0 "Other or undefined mailbox status" names no reason of its own
+    expect(classify(finding({ status: '5.2.0', diagnostic: '550 5.2.0 Transaction failed' })).reason).toBe('onhold');
   });
 });
