@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/parsers/classify.js';
-import type { Finding } from '../../src/parsers/classify.js';
-
-const finding = (over: Partial<Finding>): Finding => ({
-  recipient: 'kijitora@example.jp', action: 'failed', status: '', replycode: '', diagnostic: '', diagnosticType: 'smtp', remoteMta: '', command: '', evidence: [], ...over,
-});
+import { finding } from './finding.js';
 
 /**
  * The frame comes from the protocol before any phrase: a final report that gave up after its

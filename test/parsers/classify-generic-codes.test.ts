@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/parsers/classify.js';
 import type { Finding } from '../../src/parsers/classify.js';
+import { finding } from './finding.js';
 
-const finding = (over: Partial<Finding>): Finding => ({
-  recipient: 'kijitora@example.jp', action: 'failed', status: '', replycode: '', diagnostic: '', diagnosticType: 'smtp', remoteMta: '', command: 'RCPT', evidence: [], ...over,
-});
+const rcpt = (over: Partial<Finding>): Finding => finding({ command: 'RCPT', ...over });
 
 /**
  * Generic enhanced codes (X.0.0, X.3.0, X.5.0, X.7.0, X.7.1: "other", "delivery not
@@ -25,13 +24,13 @@ describe('the text decides under a generic code', () => {
     ['5.0.0', '550 5.0.0 The account has been disabled due to inactivity', 'suspend'],
     ['4.7.0', '421 4.7.0 mx.example.jp Error: too many connections from 192.0.2.1', 'toomanyconn'],
   ])('%s %s', (status, diagnostic, reason) => {
-    expect(classify(finding({ status, diagnostic })).reason).toBe(reason);
+    expect(classify(rcpt({ status, diagnostic })).reason).toBe(reason);
   });
 
   it('a generic code with no telling words keeps its own meaning', () => {
-    expect(classify(finding({ status: '5.7.1', diagnostic: '550 5.7.1 Go away' })).reason).toBe('securityerror');
-    expect(classify(finding({ status: '5.3.0', diagnostic: '554 5.3.0 Transaction failed' })).reason).toBe('systemerror');
+    expect(classify(rcpt({ status: '5.7.1', diagnostic: '550 5.7.1 Go away' })).reason).toBe('securityerror');
+    expect(classify(rcpt({ status: '5.3.0', diagnostic: '554 5.3.0 Transaction failed' })).reason).toBe('systemerror');
     // X.2.0 "Other or undefined mailbox status" names no reason of its own
-    expect(classify(finding({ status: '5.2.0', diagnostic: '550 5.2.0 Transaction failed' })).reason).toBe('onhold');
+    expect(classify(rcpt({ status: '5.2.0', diagnostic: '550 5.2.0 Transaction failed' })).reason).toBe('onhold');
   });
 });

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/parsers/classify.js';
 import type { Finding } from '../../src/parsers/classify.js';
+import { finding as baseFinding } from './finding.js';
 import { delayNotice } from '../../src/parsers/delay-notice.js';
 import { parse } from '../../src/parsers/index.js';
 import { findStatus } from '../../src/parsers/status-code.js';
 
-const finding = (over: Partial<Finding>): Finding => ({
-  recipient: 'a@example.org', action: 'failed', status: '', replycode: '', diagnostic: '', diagnosticType: 'smtp', remoteMta: '', command: '', evidence: [], ...over,
-});
+const finding = (over: Partial<Finding>): Finding => baseFinding({ recipient: 'a@example.org', ...over });
 
 /** A plain-text report as an MTA without DSN support writes it. */
 const textReport = (subject: string, body: string, from = 'MAILER-DAEMON@mx.example.net'): string =>

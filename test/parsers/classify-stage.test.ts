@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/parsers/classify.js';
-import type { Finding } from '../../src/parsers/classify.js';
+import { finding } from './finding.js';
 import { parse } from '../../src/parsers/index.js';
 import { findCommand } from '../../src/parsers/smtp-command.js';
 
-const finding = (over: Partial<Finding>): Finding => ({
-  recipient: 'kijitora@example.jp', action: 'failed', status: '', replycode: '', diagnostic: '', diagnosticType: 'smtp', remoteMta: '', command: '', evidence: [], ...over,
-});
 
 /**
  * Postfix's smtpd rejects unknown recipients from its recipient restrictions, which run at RCPT
