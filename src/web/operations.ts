@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.js';
 import { apiKeyRoutes } from '../api/api-keys.js';
+import { notificationRoutes } from '../api/notifications.js';
 import { reportRoutes } from '../api/reports.js';
 import { RequestValidationError, zodValidatorCompiler, type AnyRoute, type RouteContext } from '../api/route.js';
 import { suppressionRoutes } from '../api/suppressions.js';
@@ -23,7 +24,7 @@ export class ApiOperations {
   private readonly byId: Map<string, AnyRoute>;
 
   constructor(app: App) {
-    const routes = [...suppressionRoutes(app), ...reportRoutes(app), ...webhookRoutes(app), ...apiKeyRoutes(app)];
+    const routes = [...suppressionRoutes(app), ...reportRoutes(app), ...webhookRoutes(app), ...apiKeyRoutes(app), ...notificationRoutes(app)];
     this.byId = new Map(routes.map((r) => [r.operationId, r]));
   }
 

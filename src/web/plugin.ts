@@ -17,6 +17,7 @@ import { hashPassword, passwordProblem, verifyPassword } from './password.js';
 import { auditor, confirmer, type PageContext } from './context.js';
 import { ApiOperations } from './operations.js';
 import { registerApiKeyPages } from './pages/api-keys.js';
+import { registerNotificationPages } from './pages/notifications.js';
 import { registerProofPages } from './pages/proof.js';
 import { registerReportPages } from './pages/reports.js';
 import { registerSuppressionPages } from './pages/suppressions.js';
@@ -227,6 +228,7 @@ export async function registerDashboard(http: FastifyInstance, app: App): Promis
         registerApiKeyPages(pages, ctx);
         registerProofPages(pages, ctx);
         registerSystemPages(pages, ctx);
+        registerNotificationPages(pages, ctx);
 
         /** One `change` event whenever the viewer's scope commits an event; htmx then reloads the live parts. */
         pages.get('/stream', async (req, reply) => {
