@@ -5,7 +5,7 @@ import { bytesToUuid, uuidToBytes } from './ids.js';
  * HMAC-signed tokens that name a message. Each purpose has its own derived key, so a token made
  * for one use (say, the pixel) can never be replayed as another (the unsubscribe).
  */
-export type TokenPurpose = 'verp' | 'open' | 'click' | 'unsubscribe' | 'unsubscribe-mailto' | 'message-id';
+export type TokenPurpose = 'verp' | 'open' | 'click' | 'sms-link' | 'unsubscribe' | 'unsubscribe-mailto' | 'message-id';
 
 // Tokens that travel in an email local part pass through MTAs that may change letter case.
 const CASE_FOLDED: ReadonlySet<TokenPurpose> = new Set(['verp', 'unsubscribe-mailto']);

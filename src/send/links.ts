@@ -9,7 +9,17 @@ const MAX_TRACKED_URL = 2_000;
 // href of <a> and <area>, quoted either way. Unquoted values are rare in generated mail and left alone.
 const HREF = /(<(?:a|area)\b[^>]*?\shref\s*=\s*)(?:"([^"]*)"|'([^']*)')/gi;
 const TEXT_URL = /\bhttps?:\/\/[^\s<>"'`]+/gi;
-const TRAILING_PUNCTUATION = /[.,;:!?)\]}]+$/;
+const TRAILING_PUNCTUATION = new Set('.,;:!?)]}');
+
+/**
+ * A text URL without the punctuation that ends its sentence. A loop from the end, not a `[…]+$`
+ * regex: that one restarts at each character of a punctuation run not at the end, quadratic.
+ */
+function withoutTrailingPunctuation(s: string): string {
+  let end = s.length;
+  while (end > 0 && TRAILING_PUNCTUATION.has(s[end - 1])) end--;
+  return s.slice(0, end);
+}
 
 const ENTITIES: Record<string, string> = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>' };
 
@@ -59,7 +69,7 @@ export function rewriteLinks(html: string | null, text: string | null, rewrite: 
     text === null
       ? null
       : text.replace(TEXT_URL, (whole) => {
-          const core = whole.replace(TRAILING_PUNCTUATION, '');
+          const core = withoutTrailingPunctuation(whole);
           const url = trackableUrl(core);
           if (!url) return whole;
           links.add(url);

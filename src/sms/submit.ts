@@ -8,6 +8,7 @@ import type { Transaction } from 'kysely';
 import type { DB } from '../db/types.js';
 import { findByClientKey, inTransaction, type SubmitOutcome } from '../send/submit.js';
 import { renderTemplate } from '../send/template.js';
+import { rewriteSmsLinks } from '../tracking/sms-links.js';
 import { MAX_SMS_SEGMENTS, SubmitSmsInput } from './submit-schema.js';
 
 /** What the SMS worker needs besides the message row (messages.content). */
@@ -19,6 +20,10 @@ export interface SmsContent {
   segments: number;
   /** GSM septets or UCS-2 code units. */
   units: number;
+  /** Distinct tracked links (as email's `links`: a scanner hitting all of them at once is a signal). */
+  links: number;
+  /** The original URL of each tracked link, by index: `/s/<token>` redirects there (src/tracking/sms-links.ts). */
+  links_urls: string[];
 }
 
 /**
@@ -36,18 +41,32 @@ export async function submitSms(app: App, tenantId: string, input: SubmitSmsInpu
     const existing = await findByClientKey(app, tenantId, key, within);
     if (existing) return existing;
   }
-  const text = v.template ? renderTemplate(v.template.text, v.variables ?? {}, false) : (v.text ?? '');
-  const plan = planSms(text);
-  if (plan.segments.length > MAX_SMS_SEGMENTS || text === '') {
-    const message = text === '' ? 'the filled template is empty' : `the filled template is ${plan.segments.length} SMS segments long; at most ${MAX_SMS_SEGMENTS}`;
-    return { ok: false, issues: [{ code: 'custom', path: ['template', 'text'], message, input: text }] };
-  }
-
   const now = app.clock.now();
   const id = uuidv7(now.getTime());
+  const filled = v.template ? renderTemplate(v.template.text, v.variables ?? {}, false) : (v.text ?? '');
+  const click = v.tracking?.click ?? true;
+  // Links are rewritten before planning: the segment count is that of the text actually sent.
+  const links = click ? rewriteSmsLinks(app, id, filled) : { text: filled, urls: [] };
+  const text = links.text;
+  const plan = planSms(text);
+  if (plan.segments.length > MAX_SMS_SEGMENTS || text === '') {
+    // The schema checked a plain text's length; only its tracked links can have made it longer.
+    const what = v.template ? 'the filled template' : 'the text with its tracked links';
+    const message = text === '' ? `${what} is empty` : `${what} is ${plan.segments.length} SMS segments long; at most ${MAX_SMS_SEGMENTS}`;
+    return { ok: false, issues: [{ code: 'custom', path: v.template ? ['template', 'text'] : ['text'], message, input: text }] };
+  }
+
   const check = checkPhoneNumber(v.recipient, app.config.MAILTRAIL_SMS_DEFAULT_REGION);
   const recipient = check.ok ? check.e164 : v.recipient.trim();
-  const content: SmsContent = { text, tracking: { click: v.tracking?.click ?? true }, encoding: plan.encoding, segments: plan.segments.length, units: plan.units };
+  const content: SmsContent = {
+    text,
+    tracking: { click },
+    encoding: plan.encoding,
+    segments: plan.segments.length,
+    units: plan.units,
+    links: links.urls.length,
+    links_urls: links.urls,
+  };
 
   const outcome = await inTransaction(app, within, async (trx) => {
     const suppression = check.ok

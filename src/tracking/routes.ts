@@ -4,6 +4,7 @@ import { verifyToken } from '../core/tokens.js';
 import { trackableUrl } from '../send/links.js';
 import { HitRecorder, type NewHit } from './hit-recorder.js';
 import { PIXEL_GIF } from './pixel.js';
+import { verifySmsLink } from './sms-links.js';
 import { recordUnsubscribe } from './unsubscribe.js';
 
 const NO_CACHE = {
@@ -16,8 +17,9 @@ const GIF_HEADERS = { ...NO_CACHE, 'content-type': 'image/gif' };
 
 /**
  * The recipient-facing endpoints: `GET /o/<token>` (pixel), `GET /c/<token>` (click redirect),
- * `GET|POST /u/<token>` (unsubscribe page and RFC 8058 one-click). A forged or altered token gets
- * a plain 404 and does nothing; the redirect target comes only from inside a signed token.
+ * `GET /s/<token>` (SMS click redirect), `GET|POST /u/<token>` (unsubscribe page and RFC 8058 one-click). A forged or altered token gets
+ * a plain 404 and does nothing; the redirect target comes only from inside a signed token (`/c/`)
+ * or from the stored message a signed token names (`/s/`), never from the request.
  * Wildcard routes, because click tokens carry their URL and exceed fastify's 100-char params.
  */
 export async function registerTracking(http: FastifyInstance, app: App): Promise<void> {
@@ -47,7 +49,26 @@ export async function registerTracking(http: FastifyInstance, app: App): Promise
       const target = token ? trackableUrl(token.extra.toString('utf8')) : null;
       if (!token || !target) return notFound(reply);
       await recorder.record(hit(app, req, token.messageId, 'click', target));
-      return reply.code(302).headers({ ...NO_CACHE, location: target, 'referrer-policy': 'no-referrer' }).send();
+      return redirect(reply, target);
+    });
+
+    // SMS links: the token names (message, link index) only; the target comes from the stored
+    // message, never from the request, and is checked again as /c/ checks its own.
+    scope.get('/s/*', async (req, reply) => {
+      const token = verifySmsLink(app.secret, wildcard(req));
+      if (!token) return notFound(reply);
+      const row = await app.database.db
+        .selectFrom('messages')
+        .select('content')
+        .where('id', '=', token.messageId)
+        .where('channel', '=', 'sms')
+        .executeTakeFirst();
+      const urls = (row?.content as { links_urls?: unknown } | undefined)?.links_urls;
+      const stored = Array.isArray(urls) ? urls[token.index] : undefined;
+      const target = typeof stored === 'string' ? trackableUrl(stored) : null;
+      if (!target) return notFound(reply);
+      await recorder.record(hit(app, req, token.messageId, 'click', target));
+      return redirect(reply, target);
     });
 
     // A GET never unsubscribes: link scanners prefetch. It shows a button that POSTs.
@@ -92,6 +113,10 @@ function isOneClickBody(body: unknown): boolean {
   if (typeof body !== 'string') return false;
   if (new URLSearchParams(body.trim()).get('List-Unsubscribe') === 'One-Click') return true;
   return /name="?List-Unsubscribe"?\r?\n(?:[^\r\n]+\r?\n)*\r?\nOne-Click\r?\n/i.test(body);
+}
+
+function redirect(reply: FastifyReply, target: string): FastifyReply {
+  return reply.code(302).headers({ ...NO_CACHE, location: target, 'referrer-policy': 'no-referrer' }).send();
 }
 
 function notFound(reply: FastifyReply): FastifyReply {
