@@ -24,9 +24,13 @@ export interface ProofIo {
 
 const USAGE = `usage: mailtrail proof <command>
 
-  export --tenant T [--message ID | --from ISO --to ISO] --out FILE   write a self-contained proof bundle
+  export --tenant T [--message ID [--open] | --from ISO --to ISO] --out FILE
+                                    write a self-contained proof bundle; --open adds the salt and clear
+                                    sender, recipient and subject that open the message's commitments
   export --system [--from ISO --to ISO] --out FILE                    the same for the system chain (stored reports)
-  verify FILE [--key PUBLIC.pem]    check a bundle offline (no database, no network); --key pins the trusted key
+  verify FILE [--key PUBLIC.pem] [--tsa-ca CA.pem]
+                                    check a bundle offline (no database, no network); --key pins the trusted
+                                    key, --tsa-ca the CA the timestamp authority's certificate must chain to
   check --tenant T | --system       verify a whole chain against the database now
   checkpoint                        sign a checkpoint of every chain that has new entries now
 `;
@@ -39,7 +43,7 @@ export async function runProof(args: string[], io: ProofIo): Promise<number> {
     return 2;
   };
   if (sub === 'verify') {
-    const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { key: { type: 'string' } } });
+    const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { key: { type: 'string' }, 'tsa-ca': { type: 'string' } } });
     if (positionals.length !== 1) return usage('verify: expected one bundle FILE');
     let bundle: unknown;
     try {
@@ -49,7 +53,8 @@ export async function runProof(args: string[], io: ProofIo): Promise<number> {
       return 1;
     }
     const trustedKeyPem = values.key ? await readFile(values.key, 'utf8') : undefined;
-    const result = verifyBundle(bundle, { trustedKeyPem });
+    const tsaCaPem = values['tsa-ca'] ? await readFile(values['tsa-ca'], 'utf8') : undefined;
+    const result = verifyBundle(bundle, { trustedKeyPem, tsaCaPem });
     io.stdout.write(report(result, trustedKeyPem !== undefined));
     if (result.ok) io.stdout.write(`${scopeNote(bundle as Bundle)}\n`);
     return result.ok ? 0 : 1;
@@ -64,12 +69,14 @@ export async function runProof(args: string[], io: ProofIo): Promise<number> {
         from: { type: 'string' },
         to: { type: 'string' },
         out: { type: 'string' },
+        open: { type: 'boolean' },
       },
     });
     if (!values.tenant === !values.system || !values.out) return usage('export: --tenant T (or --system) and --out are required');
     if (values.system && values.message) return usage('export: the system chain holds no messages');
     if (values.message && (values.from || values.to)) return usage('export: give --message or --from/--to, not both');
     if (values.message && !isUuid(values.message)) return usage(`export: --message ${values.message} is not a message id`);
+    if (values.open && !values.message) return usage('export: --open opens one message\'s commitments: give --message');
     const from = values.from ? new Date(values.from) : undefined;
     const to = values.to ? new Date(values.to) : undefined;
     if ((from && Number.isNaN(from.getTime())) || (to && Number.isNaN(to.getTime()))) return usage('export: --from/--to must be ISO dates');
@@ -80,10 +87,12 @@ export async function runProof(args: string[], io: ProofIo): Promise<number> {
         const msg = await app.database.db.selectFrom('messages').select('id').where('id', '=', values.message).where('tenant_id', '=', chain).executeTakeFirst();
         if (!msg) return fail(io, `no message ${values.message} in tenant "${values.tenant}"`);
       }
-      const bundle = await exportBundle(app, chain, { messageId: values.message, from, to });
+      const bundle = await exportBundle(app, chain, { messageId: values.message, from, to, open: values.open === true });
       await writeFile(resolve(io.cwd ?? '.', values.out as string), `${JSON.stringify(bundle, null, 1)}\n`, { mode: 0o600 });
       const entries = bundle.segments.reduce((n, s) => n + s.entries.length, 0);
-      io.stderr.write(`wrote ${values.out}: ${entries} entries, ${bundle.checkpoints.length} checkpoints, ${bundle.reports.length} reports; key ${bundle.public_key.key_id}\n`);
+      io.stderr.write(
+        `wrote ${values.out}: ${entries} entries, ${bundle.checkpoints.length} checkpoints (${bundle.timestamps?.length ?? 0} with a TSA timestamp), ${bundle.reports.length} reports; key ${bundle.public_key.key_id}\n`,
+      );
       return 0;
     });
   }
@@ -149,6 +158,13 @@ function report(r: Verification, pinned: boolean): string {
   } else {
     lines.push(`FAILED: ${r.problems.length} problem(s)`);
     for (const p of r.problems) lines.push(`  ${p.at}: ${p.problem}`);
+  }
+  for (const c of r.coverage) {
+    lines.push(
+      c.tsa
+        ? `time: entries ${c.from}..${c.to} existed by ${c.tsa.genTime}, by the time-stamping authority ${c.tsa.name}`
+        : `time: entries ${c.from}..${c.to} existed by ${c.at} by our own clock only (checkpoint ${c.checkpoint}, no third-party timestamp)`,
+    );
   }
   for (const n of r.notes) lines.push(`note: ${n}`);
   if (r.keyId) {

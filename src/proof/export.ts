@@ -1,8 +1,17 @@
 import type { Kysely } from 'kysely';
 import type { App } from '../app.js';
 import type { DB } from '../db/types.js';
-import type { JsonValue } from './canonical.js';
-import { BUNDLE_FORMAT, type Bundle, type BundleCheckpoint, type BundleEntry, type BundleReport, type Segment } from './bundle.js';
+import { canonicalJson, type JsonValue } from './canonical.js';
+import {
+  BUNDLE_FORMAT,
+  type Bundle,
+  type BundleCheckpoint,
+  type BundleEntry,
+  type BundleOpening,
+  type BundleReport,
+  type BundleTimestamp,
+  type Segment,
+} from './bundle.js';
 import { signCheckpoints } from './checkpoints.js';
 import { GENESIS, SYSTEM_CHAIN, eventContent, purgeContent, reportContent } from './format.js';
 import { resolveProofKey } from './keys.js';
@@ -15,6 +24,11 @@ export interface ExportOptions {
   to?: Date;
   /** Sign a checkpoint of the current head first, so every entry is covered (default true). */
   sign?: boolean;
+  /**
+   * With messageId: include the salt and clear values that open the message's commitments, so
+   * the bundle shows who sent what to whom (a bundle for that person or a court, not a public one).
+   */
+  open?: boolean;
 }
 
 interface PlannedSegment {
@@ -42,6 +56,9 @@ export async function exportBundle(app: App, chain: string, opts: ExportOptions 
   const reportIds = new Set<number>();
   const segments: Segment[] = [];
   for (const p of plan) segments.push(await buildSegment(db, chain, p, reportIds));
+  const checkpoints = plan.flatMap((p) => (p.checkpoint ? [p.checkpoint] : []));
+  const timestamps = await bundleTimestamps(db, chain, checkpoints.map((c) => c.seq));
+  const openings = opts.open && opts.messageId ? await bundleOpenings(db, chain, opts.messageId) : [];
   return {
     format: BUNDLE_FORMAT,
     chain,
@@ -53,9 +70,11 @@ export async function exportBundle(app: App, chain: string, opts: ExportOptions 
     },
     created_at: now.toISOString(),
     public_key: { algorithm: 'Ed25519', key_id: key.keyId, pem: key.publicPem },
-    checkpoints: plan.flatMap((p) => (p.checkpoint ? [p.checkpoint] : [])),
+    checkpoints,
     segments,
     reports: await bundleReports(db, [...reportIds].sort((a, b) => a - b)),
+    timestamps,
+    ...(openings.length > 0 ? { openings } : {}),
   };
 }
 
@@ -225,4 +244,47 @@ async function bundleReports(db: Kysely<DB>, ids: number[]): Promise<BundleRepor
     }
   }
   return out;
+}
+
+/** The RFC 3161 tokens the TSA returned for these checkpoints (those still pending are left out). */
+async function bundleTimestamps(db: Kysely<DB>, chain: string, seqs: number[]): Promise<BundleTimestamp[]> {
+  if (seqs.length === 0) return [];
+  const out: BundleTimestamp[] = [];
+  for (let i = 0; i < seqs.length; i += CHUNK) {
+    const rows = await db
+      .selectFrom('proof_timestamps')
+      .select(['seq', 'tsa_url', 'token'])
+      .where('chain', '=', chain)
+      .where('seq', 'in', seqs.slice(i, i + CHUNK))
+      .where('token', 'is not', null)
+      .orderBy('seq')
+      .execute();
+    for (const r of rows) out.push({ chain, seq: Number(r.seq), tsa_url: r.tsa_url, token_base64: Buffer.from(r.token as Buffer).toString('base64') });
+  }
+  return out;
+}
+
+/** The message's salt and clear fields, while erasure has not removed them. */
+async function bundleOpenings(db: Kysely<DB>, chain: string, messageId: string): Promise<BundleOpening[]> {
+  const row = await db
+    .selectFrom('messages as m')
+    .innerJoin('proof_salts as s', 's.message_id', 'm.id')
+    .select(['m.id', 'm.recipient', 'm.from_address', 'm.subject', 'm.content', 's.salt'])
+    .where('m.id', '=', messageId)
+    .where('m.tenant_id', '=', chain)
+    .executeTakeFirst();
+  if (!row) return [];
+  const variables = (row.content as { variables?: JsonValue }).variables;
+  return [
+    {
+      message_id: row.id,
+      salt: row.salt,
+      values: {
+        recipient: row.recipient,
+        ...(row.from_address !== null ? { sender: row.from_address } : {}),
+        ...(row.subject !== null ? { subject: row.subject } : {}),
+        ...(variables !== undefined && variables !== null ? { variables: canonicalJson(variables) } : {}),
+      },
+    },
+  ];
 }

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { canonicalJson, sha256Hex, type JsonValue } from './canonical.js';
 
 /**
@@ -102,6 +102,14 @@ export function checkpointMessage(c: CheckpointFacts): Buffer {
     }),
     'utf8',
   );
+}
+
+/**
+ * What an RFC 3161 timestamp of a checkpoint is an imprint of: sha256 of the exact bytes its
+ * Ed25519 signature covers (`openssl ts -query -data <those bytes> -sha256` asks for the same).
+ */
+export function checkpointDigest(c: CheckpointFacts): Buffer {
+  return createHash('sha256').update(checkpointMessage(c)).digest();
 }
 
 /** A key's id: sha256 hex of its SPKI DER encoding (`openssl pkey -pubin -outform DER | sha256sum`). */

@@ -2,6 +2,7 @@ import type { Job } from '../server/worker.js';
 import { signCheckpoints } from './checkpoints.js';
 import { resolveProofKey } from './keys.js';
 import { purgeExpiredReports } from './retention.js';
+import { stampCheckpoints } from './tsa.js';
 
 /**
  * Signs checkpoints of chains that grew. It wakes often but signs a chain only once its last
@@ -23,4 +24,14 @@ export const rawRetentionJob: Job = {
   name: 'raw-retention',
   intervalMs: 3_600_000,
   run: (app) => purgeExpiredReports(app),
+};
+
+/**
+ * RFC 3161 timestamps of signed checkpoints (MAILTRAIL_TSA_URL), in a loop of its own so that a
+ * TSA that is down or slow holds up nothing else; again at once while it stamps.
+ */
+export const proofTimestampJob: Job = {
+  name: 'proof-timestamps',
+  intervalMs: 5_000,
+  run: (app, signal) => stampCheckpoints(app, signal),
 };

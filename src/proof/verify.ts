@@ -1,8 +1,10 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject, type X509Certificate } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { contentHash, sha256Hex, type JsonValue } from './canonical.js';
 import { BUNDLE_FORMAT, bundleSchema, type Bundle, type BundleCheckpoint, type BundleEntry } from './bundle.js';
-import { GENESIS, checkpointMessage, entryHash, keyIdOf } from './format.js';
+import { checkOpening } from './commitments.js';
+import { GENESIS, checkpointDigest, checkpointMessage, entryHash, keyIdOf } from './format.js';
+import { certificatesOf, parseToken, verifyToken } from './timestamp-token.js';
 
 /**
  * The offline verifier: a bundle in, findings out. No database, no network, no clock: anyone can
@@ -26,6 +28,13 @@ export interface Verification {
   /** Entries whose full content the bundle carries and that verified. */
   contents: number;
   checkpoints: number;
+  /** Checkpoints whose RFC 3161 token verified: the TSA's time and name. */
+  timestamps: { seq: number; genTime: string; tsa: string }[];
+  /**
+   * Which entries rest on a third party's time and which only on ours, as ranges of seq:
+   * `tsa` set = no later than that TSA time; null = only our own checkpoint clock.
+   */
+  coverage: { from: number; to: number; checkpoint: number; at: string; tsa: { genTime: string; name: string } | null }[];
 }
 
 export interface VerifyOptions {
@@ -36,13 +45,19 @@ export interface VerifyOptions {
    * must not have any: nothing proves them.
    */
   allowUnsigned?: boolean;
+  /**
+   * PEM of the CA certificate(s) the TSA certificate must chain to. Without it, a token's
+   * signature and imprint are still checked, against the certificate it carries, and the result
+   * says the TSA's identity was not checked.
+   */
+  tsaCaPem?: string;
 }
 
 // A raw report body is limited on the way in (SMTP/IMAP limits); this only bounds a hostile bundle.
 const MAX_RAW_BYTES = 64 * 1024 * 1024;
 
 export function verifyBundle(input: unknown, opts: VerifyOptions = {}): Verification {
-  const out: Verification = { ok: false, problems: [], notes: [], keyId: null, entries: 0, contents: 0, checkpoints: 0 };
+  const out: Verification = { ok: false, problems: [], notes: [], keyId: null, entries: 0, contents: 0, checkpoints: 0, timestamps: [], coverage: [] };
   const problem = (at: string, text: string) => out.problems.push({ at, problem: text });
   const parsed = bundleSchema.safeParse(input);
   if (!parsed.success) {
@@ -58,6 +73,9 @@ export function verifyBundle(input: unknown, opts: VerifyOptions = {}): Verifica
   const entries = checkSegments(b, checkpoints, problem, out, opts.allowUnsigned === true);
   checkReports(b, entries, problem, out);
   checkScope(b, entries, problem);
+  checkOpenings(b, entries, problem, out);
+  const stamps = checkTimestamps(b, checkpoints, opts, problem, out);
+  out.coverage = coverageOf(b, checkpoints, stamps);
   out.ok = out.problems.length === 0;
   return out;
 }
@@ -272,4 +290,100 @@ function describe(e: BundleEntry, content: JsonValue): string {
 
 function isObject(v: unknown): v is Record<string, JsonValue> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Tokens of verified checkpoints that verify, by checkpoint seq. */
+function checkTimestamps(b: Bundle, checkpoints: Map<number, BundleCheckpoint>, opts: VerifyOptions, problem: Problem, out: Verification): Map<number, { genTime: Date; tsa: string }> {
+  const good = new Map<number, { genTime: Date; tsa: string }>();
+  const tokens = b.timestamps ?? [];
+  if (tokens.length > 0 && b.format === 'mailtrail-proof-bundle/1') problem('bundle', 'format 1 has no timestamps: the format line was altered');
+  let trusted: X509Certificate[] | null = null;
+  if (opts.tsaCaPem !== undefined) {
+    try {
+      trusted = certificatesOf(opts.tsaCaPem);
+    } catch {
+      trusted = [];
+    }
+    if (trusted.length === 0) problem('TSA CA', 'holds no PEM certificate');
+  } else if (tokens.length > 0) {
+    out.notes.push('timestamp tokens were checked against the certificate they carry only: pass the TSA\'s CA (--tsa-ca) to check who signed them');
+  }
+  for (const t of tokens) {
+    const at = `timestamp of checkpoint ${t.seq}`;
+    const cp = checkpoints.get(t.seq);
+    if (t.chain !== b.chain || !cp) {
+      problem(at, 'has no verified checkpoint in this bundle to cover');
+      continue;
+    }
+    const token = Buffer.from(t.token_base64, 'base64');
+    const digest = checkpointDigest({ ...cp, at: new Date(cp.at) });
+    let carried: X509Certificate[] = [];
+    if (trusted === null) {
+      try {
+        carried = parseCarried(token);
+      } catch {
+        carried = [];
+      }
+    }
+    const verdict = verifyToken(token, digest, trusted ?? carried);
+    if (!verdict.ok) {
+      problem(at, verdict.problem);
+      continue;
+    }
+    // Our checkpoint clock and the TSA's must agree roughly; a TSA time before the checkpoint's own time is impossible.
+    if (verdict.genTime.getTime() + 5 * 60_000 < Date.parse(cp.at)) {
+      problem(at, `the TSA dates it ${verdict.genTime.toISOString()}, before the checkpoint's own time ${cp.at}`);
+      continue;
+    }
+    good.set(t.seq, { genTime: verdict.genTime, tsa: verdict.tsa });
+    out.timestamps.push({ seq: t.seq, genTime: verdict.genTime.toISOString(), tsa: verdict.tsa });
+  }
+  return good;
+}
+
+function parseCarried(token: Buffer): X509Certificate[] {
+  return parseToken(token).certificates;
+}
+
+/**
+ * For each segment, the earliest time a third party vouches for: its own checkpoint's token or,
+ * in an unbroken bundle (whole chain or time range), the token of a later checkpoint.
+ */
+function coverageOf(b: Bundle, checkpoints: Map<number, BundleCheckpoint>, stamps: Map<number, { genTime: Date; tsa: string }>): Verification['coverage'] {
+  const segments = [...b.segments].filter((s) => s.checkpoint !== null && checkpoints.has(s.checkpoint)).sort((x, y) => x.entries[0].seq - y.entries[0].seq);
+  const unbroken = !b.scope.message;
+  return segments.map((s, i) => {
+    const cp = checkpoints.get(s.checkpoint as number) as BundleCheckpoint;
+    let stamp = stamps.get(cp.seq) ?? null;
+    if (!stamp && unbroken) {
+      const later = segments.slice(i + 1).find((x) => stamps.has(x.checkpoint as number));
+      stamp = later ? (stamps.get(later.checkpoint as number) ?? null) : null;
+    }
+    return {
+      from: s.entries[0].seq,
+      to: s.entries[s.entries.length - 1].seq,
+      checkpoint: cp.seq,
+      at: cp.at,
+      tsa: stamp ? { genTime: stamp.genTime.toISOString(), name: stamp.tsa } : null,
+    };
+  });
+}
+
+/** An opening must match the commitment in every verified sent event of its message. */
+function checkOpenings(b: Bundle, proven: Map<number, Proven>, problem: Problem, out: Verification): void {
+  const openings = b.openings ?? [];
+  if (openings.length > 0 && b.format === 'mailtrail-proof-bundle/1') problem('bundle', 'format 1 has no openings: the format line was altered');
+  for (const o of openings) {
+    const at = `opening of message ${o.message_id}`;
+    const committed = [...proven.values()].flatMap((p) => {
+      const data = p.kind === 'event' && p.content?.message_id === o.message_id ? (p.content.data as Record<string, unknown> | undefined) : undefined;
+      return isObject(data?.commitment) ? [{ seq: p.seq, c: data.commitment as Record<string, unknown> }] : [];
+    });
+    if (committed.length === 0) {
+      problem(at, 'no verified entry of the bundle holds a commitment of that message');
+      continue;
+    }
+    for (const { seq, c } of committed) for (const w of checkOpening(c, o)) problem(at, `entry ${seq}: ${w}`);
+    out.notes.push(`message ${o.message_id}: ${Object.keys(o.values).sort().join(', ')} opened and match the commitments of entr${committed.length > 1 ? 'ies' : 'y'} ${committed.map((x) => x.seq).join(', ')}`);
+  }
 }

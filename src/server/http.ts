@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { App } from '../app.js';
 import { registerApi } from '../api/register.js';
 import { registerProof } from '../proof/http.js';
+import { tsaReadiness } from '../proof/tsa.js';
 import { registerTracking } from '../tracking/routes.js';
 import { registerDashboard } from '../web/plugin.js';
 
@@ -48,7 +49,9 @@ export async function buildHttp(app: App): Promise<FastifyInstance> {
   http.get('/healthz', async () => ({ ok: true }));
   http.get('/readyz', async (_req, reply) => {
     const ok = await app.database.ping();
-    return reply.code(ok ? 200 : 503).send({ ok, database: ok ? 'up' : 'down' });
+    // Timestamps lagging is a detail, never unreadiness: the TSA must not stop ingest.
+    const tsa = ok ? await tsaReadiness(app).catch(() => null) : null;
+    return reply.code(ok ? 200 : 503).send({ ok, database: ok ? 'up' : 'down', ...(tsa ? { proof_timestamps: tsa } : {}) });
   });
   if (app.config.MAILTRAIL_METRICS) {
     http.get('/metrics', async (_req, reply) => {

@@ -340,7 +340,7 @@ describe(`proof of events on ${dialect}`, () => {
     });
 
     it('malformed input is a finding, not a crash', () => {
-      expect(problems(null)).toEqual([expect.stringMatching(/^bundle: not a mailtrail-proof-bundle\/1 file/)]);
+      expect(problems(null)).toEqual([expect.stringMatching(/^bundle: not a mailtrail-proof-bundle\/2 file/)]);
       expect(problems({ ...clone(bundle), format: 'other/1' })[0]).toMatch(/format/);
       const b = clone(bundle) as unknown as { segments: Array<{ entries: Array<{ content: unknown }> }> };
       b.segments[0].entries[0].content = { kind: 'event', n: Number.NaN };
