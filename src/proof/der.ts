@@ -156,7 +156,6 @@ export function unsignedInteger(bytes: Buffer): Buffer {
   return encode(TAG.INTEGER, v);
 }
 
-export const integer = (n: number): Buffer => unsignedInteger(Buffer.from(n.toString(16).padStart(2, '0').replace(/^(.(..)*)$/, '0$1'), 'hex'));
 export const octetString = (b: Buffer): Buffer => encode(TAG.OCTET_STRING, b);
 export const boolean = (v: boolean): Buffer => encode(TAG.BOOLEAN, Buffer.from([v ? 0xff : 0]));
 export const nullValue = (): Buffer => Buffer.from([TAG.NULL, 0]);

@@ -79,6 +79,16 @@ describe(`commitments of what was handed to the relay, on ${dialect}`, () => {
     for (const clear of [recipient.toLowerCase(), 'news@acme.test', 'your invoice']) expect(text).not.toContain(clear);
     expect((await checkChain(app, tenantId)).problems).toEqual([]);
 
+    // Opened for the person concerned: the bundle carries salt and values, and they match.
+    const opened = await exportBundle(app, tenantId, { messageId: r.id, open: true });
+    expect(opened.openings?.[0]).toMatchObject({ message_id: r.id, salt, values: { recipient: sentTo, sender: 'news@acme.test', subject: 'Your invoice' } });
+    const ok = verifyBundle(opened, { trustedKeyPem: KEY_PEM });
+    expect(ok.problems).toEqual([]);
+    expect(ok.notes.join('\n')).toMatch(/recipient, sender, subject opened and match/);
+    const lie = JSON.parse(JSON.stringify(opened)) as Bundle;
+    if (lie.openings) lie.openings[0].values.recipient = 'someone.else@example.test';
+    expect(verifyBundle(lie, { trustedKeyPem: KEY_PEM }).problems.map((p) => p.problem)).toEqual([expect.stringMatching(/recipient: the value given is not the one committed/)]);
+
     // A changed commitment breaks its entry.
     const forged = JSON.parse(JSON.stringify(bundle)) as Bundle;
     const entry = forged.segments.flatMap((s) => s.entries).find((e) => (e.content as { type?: string } | undefined)?.type === 'sent');
