@@ -151,9 +151,19 @@ export async function tsaReadiness(app: App): Promise<Record<string, unknown> | 
   if (!app.config.MAILTRAIL_TSA_URL) return null;
   const row = await app.database.db
     .selectFrom('proof_timestamps')
-    .select((eb) => [eb.fn.countAll().as('pending'), eb.fn.min('created_at').as('oldest'), eb.fn.max('last_error').as('last_error')])
+    .select((eb) => [eb.fn.countAll().as('pending'), eb.fn.min('created_at').as('oldest')])
     .where('token', 'is', null)
     .executeTakeFirstOrThrow();
   const pending = Number(row.pending);
-  return { pending, ...(pending > 0 ? { oldest_pending_since: row.oldest, last_error: row.last_error } : {}) };
+  if (pending === 0) return { pending };
+  // The latest failure: the row retried last has the latest next attempt.
+  const last = await app.database.db
+    .selectFrom('proof_timestamps')
+    .select('last_error')
+    .where('token', 'is', null)
+    .where('last_error', 'is not', null)
+    .orderBy('next_attempt_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return { pending, oldest_pending_since: row.oldest, last_error: last?.last_error ?? null };
 }

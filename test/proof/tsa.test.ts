@@ -6,8 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
+import { runProof } from '../../src/cli/proof.js';
 import { appendEvents } from '../../src/db/events.js';
 import { ensureTenant } from '../../src/db/tenants.js';
 import type { Bundle } from '../../src/proof/bundle.js';
@@ -108,6 +110,14 @@ describe(`RFC 3161 timestamps of checkpoints from a real TSA on ${dialect}`, () 
     writeFileSync(f('token.der'), Buffer.from(bundle.timestamps?.[0].token_base64 ?? '', 'base64'));
     const { stdout } = await openssl('ts', '-verify', '-data', 'statement', '-in', 'token.der', '-token_in', '-CAfile', 'ca.crt', '-untrusted', 'tsa.crt');
     expect(stdout).toMatch(/Verification: OK/);
+
+    // The CLI says which entries a third party's time covers.
+    writeFileSync(f('bundle.json'), JSON.stringify(bundle));
+    writeFileSync(f('key.pem'), resolveProofKey(app.config).publicPem);
+    const out = new PassThrough();
+    const code = await runProof(['verify', f('bundle.json'), '--key', f('key.pem'), '--tsa-ca', f('ca.crt')], { stdout: out, stderr: new PassThrough(), env: {} });
+    expect(code).toBe(0);
+    expect(String(out.read())).toMatch(/time: entries 1\.\.1 existed by \S+, by the time-stamping authority CN=Test TSA/);
   });
 
   it('refuses a forged token, a token for another checkpoint, and a TSA the verifier does not trust', async () => {
