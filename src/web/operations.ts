@@ -5,6 +5,7 @@ import { notificationRoutes } from '../api/notifications.js';
 import { reportRoutes } from '../api/reports.js';
 import { RequestValidationError, zodValidatorCompiler, type AnyRoute, type RouteContext } from '../api/route.js';
 import { suppressionRoutes } from '../api/suppressions.js';
+import { templateRoutes } from '../api/templates.js';
 import { webhookRoutes } from '../api/webhooks.js';
 import type { Tenant } from '../db/types.js';
 
@@ -24,7 +25,7 @@ export class ApiOperations {
   private readonly byId: Map<string, AnyRoute>;
 
   constructor(app: App) {
-    const routes = [...suppressionRoutes(app), ...reportRoutes(app), ...webhookRoutes(app), ...apiKeyRoutes(app), ...notificationRoutes(app)];
+    const routes = [...suppressionRoutes(app), ...reportRoutes(app), ...webhookRoutes(app), ...apiKeyRoutes(app), ...notificationRoutes(app), ...templateRoutes(app)];
     this.byId = new Map(routes.map((r) => [r.operationId, r]));
   }
 

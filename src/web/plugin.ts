@@ -22,6 +22,7 @@ import { registerProofPages } from './pages/proof.js';
 import { registerReportPages } from './pages/reports.js';
 import { registerSuppressionPages } from './pages/suppressions.js';
 import { registerSystemPages } from './pages/system.js';
+import { registerTemplatePages } from './pages/templates.js';
 import { registerWebhookPages } from './pages/webhooks.js';
 import { CHANNELS, COMPLAINT_LINE, PERIODS, listMessages, messageWithTimeline, overview, scopeSeq, sendingDomain, type Channel, type OverviewFilter, type Period } from './queries.js';
 import { CSP, LoginLimiter, cookieKey, sameSecret, signCookie, unsignCookie } from './security.js';
@@ -229,6 +230,7 @@ export async function registerDashboard(http: FastifyInstance, app: App): Promis
         registerProofPages(pages, ctx);
         registerSystemPages(pages, ctx);
         registerNotificationPages(pages, ctx);
+        registerTemplatePages(pages, ctx);
 
         /** One `change` event whenever the viewer's scope commits an event; htmx then reloads the live parts. */
         pages.get('/stream', async (req, reply) => {
