@@ -91,6 +91,8 @@ describe(`SMS click tracking on ${dialect}`, () => {
     const events = await clicks(id);
     expect(events.map((e) => (e.data as { url: string }).url).sort()).toEqual([a, b].sort());
     expect(events.every((e) => e.source === 'tracking')).toBe(true);
+    // Both links of the message within seconds: labelled as email clicks are (a link scanner).
+    expect(events.map((e) => (e.data as { label: string; human: boolean })).every((d) => d.label === 'scanner' && !d.human)).toBe(true);
   });
 
   it('answers forged, altered, truncated and cross-message tokens with 404 and records nothing', async () => {
@@ -129,6 +131,19 @@ describe(`SMS click tracking on ${dialect}`, () => {
     const r = await get(`/s/${token}?u=https://evil.example/&url=https://evil.example/`);
     expect(r.statusCode).toBe(302);
     expect(r.headers.location).toBe('https://shop.example/one');
+    await settle();
+    expect((await clicks(id)).map((e) => e.data)).toMatchObject([{ url: 'https://shop.example/one', human: true, label: 'human' }]);
+  });
+
+  it('refuses a text that its tracked links make longer than 10 parts, and takes it untracked', async () => {
+    const links = Array.from({ length: 10 }, (_, i) => `http://a.example/${i}`).join(' ');
+    const text = `${'x'.repeat(1_300)} ${links}`;
+    expect(planSms(text).segments.length).toBeLessThanOrEqual(10);
+    const r = await submitSms(app, tenantId, { channel: 'sms', recipient: '+33612345678', from: 'Acme', text });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues[0]).toMatchObject({ path: ['text'], message: expect.stringContaining('tracked links') });
+    const plain = await submitSms(app, tenantId, { channel: 'sms', recipient: '+33612345678', from: 'Acme', text, tracking: { click: false } });
+    expect(plain.ok).toBe(true);
   });
 
   it('leaves links alone when tracking.click is false', async () => {
