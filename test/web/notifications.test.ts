@@ -1,21 +1,18 @@
 /// <reference lib="dom" />
 import { existsSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTenant } from '../../src/db/tenants.js';
 import type { Tenant } from '../../src/db/types.js';
 import { createNotification } from '../../src/flows/create.js';
 import type { NotificationInput } from '../../src/flows/schema.js';
-import { serve, type Running } from '../../src/server/serve.js';
 import { createUser } from '../../src/web/accounts.js';
 import { expectAccessible } from './support/axe.js';
-import { dialect, testApp, type TestApp } from '../support/app.js';
-import { freePort } from '../smtp/client.js';
+import { CHROMIUM, PASSWORD, startDashboard, type Dashboard } from './support/dashboard.js';
+import { dialect, type TestApp } from '../support/app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`test/web/notifications: skipped, ${CHROMIUM} is absent (apt-get install chromium; CI installs it)`);
-const PASSWORD = 'a long dashboard password';
 const XSS = '<img src=x onerror="window.__xss = 1">';
 const content = {
   email: { from: 'Acme <news@acme.test>', subject: 'Your invoice', text: 'It is ready.' },
@@ -24,15 +21,13 @@ const content = {
 const onBounce: NotificationInput['flow'] = { mode: 'cross', steps: [{ channel: 'email', next: { when: 'failed', bounce: 'hard' } }, { channel: 'sms' }] };
 
 describe.skipIf(!haveChromium)(`dashboard notification pages in Chromium on ${dialect}`, () => {
+  let d: Dashboard;
   let t: TestApp;
-  let running: Running;
-  let browser: Browser;
   let base: string;
   let acme: Tenant;
   let other: Tenant;
   let mine: string;
   let theirs: string;
-  const problems: string[] = [];
 
   const notify = async (tenant: Tenant, email: string, clientKey: string) => {
     const out = await createNotification(t.app, tenant.id, { recipient: { email, phone: '+33612345678' }, content, flow: onBounce, client_key: clientKey });
@@ -41,10 +36,8 @@ describe.skipIf(!haveChromium)(`dashboard notification pages in Chromium on ${di
   };
 
   beforeAll(async () => {
-    const httpPort = await freePort();
-    t = await testApp({ MAILTRAIL_HTTP_HOST: '127.0.0.1', MAILTRAIL_HTTP_PORT: String(httpPort) });
-    running = await serve(t.app, ['http']);
-    base = `http://127.0.0.1:${httpPort}/ui`;
+    d = await startDashboard();
+    ({ t, base } = d);
     const db = t.app.database.db;
     acme = await ensureTenant(db, 'acme');
     other = await ensureTenant(db, 'other');
@@ -52,30 +45,11 @@ describe.skipIf(!haveChromium)(`dashboard notification pages in Chromium on ${di
     await createUser(db, { email: 'op@mailtrail.test', tenantId: null, password: PASSWORD, mustChange: false });
     mine = await notify(acme, 'pat@acme-customer.test', `order ${XSS}`);
     theirs = await notify(other, 'sam@other-customer.test', 'other-order');
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
   }, 180_000);
-  afterAll(async () => {
-    await browser?.close();
-    await running?.stop();
-    await t?.close();
-  });
-
-  async function login(email: string): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    page.on('console', (m) => (m.type() === 'error' || /Content Security Policy/i.test(m.text())) && !/404/.test(m.text()) && problems.push(`${m.text()} (${m.location().url})`));
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    await page.goto(`${base}/login`);
-    await page.fill('#email', email);
-    await page.fill('#password', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForSelector('h1:text("Overview")');
-    return { context, page };
-  }
+  afterAll(async () => d?.close());
+  const login = (email: string) => d.login(email);
 
   let ann: { context: BrowserContext; page: Page };
-
   it("lists only the tenant user's own notifications, with their state, and filters by state", async () => {
     ann = await login('ann@acme.test');
     const { page } = ann;
@@ -130,7 +104,9 @@ describe.skipIf(!haveChromium)(`dashboard notification pages in Chromium on ${di
 
   it("answers 404 to a tenant user for another tenant's notification, and to its cancel", async () => {
     const { page } = ann;
+    d.provoking = true;
     expect((await page.goto(`${base}/notifications/${theirs}`))?.status()).toBe(404);
+    d.provoking = false;
     await page.goto(`${base}/notifications`);
     const csrf = await page.getAttribute('input[name=_csrf]', 'value');
     const r = await page.request.post(`${base}/notifications/${theirs}/cancel`, { form: { _csrf: csrf!, confirm: 'yes' } });
@@ -147,6 +123,6 @@ describe.skipIf(!haveChromium)(`dashboard notification pages in Chromium on ${di
     await page.waitForSelector('dt:text("Tenant")');
     expect(await page.textContent('main')).toContain('sam@other-customer.test');
     await context.close();
-    expect(problems).toEqual([]);
+    expect(d.problems).toEqual([]);
   });
 });

@@ -1,40 +1,31 @@
 /// <reference lib="dom" />
 import { existsSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTenant } from '../../src/db/tenants.js';
 import type { Tenant } from '../../src/db/types.js';
-import { serve, type Running } from '../../src/server/serve.js';
 import { createTemplate, decide } from '../../src/templates/store.js';
 import { createUser } from '../../src/web/accounts.js';
 import { expectAccessible } from './support/axe.js';
-import { dialect, testApp, type TestApp } from '../support/app.js';
+import { CHROMIUM, PASSWORD, startDashboard, type Dashboard } from './support/dashboard.js';
+import { dialect, type TestApp } from '../support/app.js';
 import { insertMessage } from '../support/messages.js';
-import { freePort } from '../smtp/client.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`test/web/templates: skipped, ${CHROMIUM} is absent (apt-get install chromium; CI installs it)`);
-const PASSWORD = 'a long dashboard password';
 const XSS = '<img src=x onerror="window.__xss = 1">';
 
 describe.skipIf(!haveChromium)(`dashboard template pages in Chromium on ${dialect}`, () => {
+  let d: Dashboard;
   let t: TestApp;
-  let running: Running;
-  let browser: Browser;
   let base: string;
   let acme: Tenant;
   let other: Tenant;
   let annActor: string;
   let held: string;
-  const problems: string[] = [];
-  let provoking = false;
 
   beforeAll(async () => {
-    const httpPort = await freePort();
-    t = await testApp({ MAILTRAIL_HTTP_HOST: '127.0.0.1', MAILTRAIL_HTTP_PORT: String(httpPort) });
-    running = await serve(t.app, ['http']);
-    base = `http://127.0.0.1:${httpPort}/ui`;
+    d = await startDashboard();
+    ({ t, base } = d);
     const db = t.app.database.db;
     acme = await ensureTenant(db, 'acme');
     other = await ensureTenant(db, 'other');
@@ -49,27 +40,9 @@ describe.skipIf(!haveChromium)(`dashboard template pages in Chromium on ${dialec
     // A message held in pending_approval, asked for by Ann.
     held = await insertMessage(db, acme.id, 'reader@remote.test', 'pending_approval');
     await db.insertInto('message_approvals').values({ message_id: held, tenant_id: acme.id, requested_by: annActor, state: 'pending' }).execute();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
   }, 180_000);
-  afterAll(async () => {
-    await browser?.close();
-    await running?.stop();
-    await t?.close();
-  });
-
-  async function login(email: string): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    page.on('console', (m) => !provoking && (m.type() === 'error' || /Content Security Policy/i.test(m.text())) && problems.push(`${m.text()} (${m.location().url})`));
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    await page.goto(`${base}/login`);
-    await page.fill('#email', email);
-    await page.fill('#password', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForSelector('h1:text("Overview")');
-    return { context, page };
-  }
+  afterAll(async () => d?.close());
+  const login = (email: string) => d.login(email);
   const state = () => t.app.database.db.selectFrom('template_versions').select('state').where('tenant_id', '=', acme.id).where('version', '=', 1).executeTakeFirstOrThrow().then((r) => r.state);
 
   it("lists only the tenant's own templates; the author sees why they cannot approve, and a forced approval is refused", async () => {
@@ -87,7 +60,7 @@ describe.skipIf(!haveChromium)(`dashboard template pages in Chromium on ${dialec
     expect(await page.textContent('[data-testid=shown-state]')).toBe('pending');
     expect(await page.textContent('[data-testid=why-no-approve]')).toContain('the author cannot approve');
     expect(await page.locator('button:text("Approve")').count()).toBe(0);
-    provoking = true;
+    d.provoking = true;
     const csrf = await page.getAttribute('input[name=_csrf]', 'value');
     const forced = await page.request.post(`${base}/templates/offer/versions/1/approve`, { form: { _csrf: csrf! } });
     expect(forced.status()).toBe(403);
@@ -95,7 +68,7 @@ describe.skipIf(!haveChromium)(`dashboard template pages in Chromium on ${dialec
     expect(await state()).toBe('pending');
     // Another tenant's template is not found for her.
     expect((await page.goto(`${base}/templates/secret-offer?tenant=${other.id}`))?.status()).toBe(404);
-    provoking = false;
+    d.provoking = false;
     await context.close();
   });
 
@@ -114,14 +87,14 @@ describe.skipIf(!haveChromium)(`dashboard template pages in Chromium on ${dialec
     expect(await page.textContent('[data-testid=preview-html]')).toMatch(/^<p>Dear &lt;img src=x onerror=&(quot|#34);window.__xss = 1&(quot|#34);&gt;<\/p>$/);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     await expectAccessible(page);
-    provoking = true;
+    d.provoking = true;
     // A missing variable is listed by name, never a blank in the letter.
     await page.fill('#p-values', JSON.stringify({ rate: 12 }));
     await page.click('button:text("Preview")');
     await page.waitForSelector('.error');
     expect(await page.textContent('[data-testid=preview]')).toMatch(/name: /);
     expect(await page.locator('[data-testid=preview-text]').count()).toBe(0);
-    provoking = false;
+    d.provoking = false;
     await context.close();
   });
 
@@ -167,6 +140,6 @@ describe.skipIf(!haveChromium)(`dashboard template pages in Chromium on ${dialec
     expect(a.state).toBe('released');
     expect(a.decided_by).not.toBe(annActor);
     await context.close();
-    expect(problems).toEqual([]);
+    expect(d.problems).toEqual([]);
   });
 });
